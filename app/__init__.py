@@ -1,0 +1,1 @@
+"""The Streamlit app: upload a corpus, train SBN and LDA, compare them, explore the units."""

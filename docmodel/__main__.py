@@ -1,0 +1,5 @@
+import sys
+
+from docmodel.cli import main
+
+sys.exit(main())

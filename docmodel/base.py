@@ -1,0 +1,123 @@
+"""The estimator contract shared by the SBN and LDA models.
+
+scikit-learn style: ``__init__`` only stores parameters, ``fit`` learns, fitted attributes end in
+``_``, and every method that needs a fitted model raises ``NotFittedError`` before ``fit``.
+Evaluation lives in :mod:`docmodel.evaluation` and only uses the three per-document estimates
+defined here, so both models are always measured by the same code.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from docmodel.errors import ModelError, NotFittedError
+
+ProgressCallback = Callable[[dict], "bool | None"]
+"""Called with a metrics dict (``step``, ``epoch``, ``seconds``, ...); returning True stops training."""
+
+
+def check_counts(X, n_words: int | None = None) -> sp.csr_matrix:
+    """Validate a document-word count matrix and return it as float32 CSR.
+
+    Parameters
+    ----------
+    X : array-like or sparse, shape (n_docs, n_words)
+    n_words : int, optional
+        Expected vocabulary size (the model's).
+    """
+    if not sp.issparse(X):
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ModelError(f"expected a 2-D documents x words matrix, got shape {X.shape}")
+    X = sp.csr_matrix(X, dtype=np.float32)
+    if X.nnz and (not np.all(np.isfinite(X.data)) or X.data.min() < 0):
+        raise ModelError("word counts must be finite and non-negative")
+    if n_words is not None and X.shape[1] != n_words:
+        raise ModelError(
+            f"documents have {X.shape[1]} word columns but the model was trained on {n_words} words; "
+            "prepare them with the model's vocabulary (docmodel prepare --vocab MODEL_DIR/vocab.txt)"
+        )
+    return X
+
+
+class TopicModel(abc.ABC):
+    """A document model with latent units (SBN) or topics (LDA).
+
+    Fitted attributes common to both: ``n_words_``, ``vocabulary_`` (a
+    :class:`corpora.Vocabulary` or None), ``history_`` (list of metric dicts recorded during
+    training, each with ``seconds`` and, where measured, ``val_perplexity_bound``) and
+    ``train_seconds_``.
+    """
+
+    kind: str = "model"
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_words_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    @property
+    @abc.abstractmethod
+    def n_units_(self) -> int:
+        """Number of latent units / topics."""
+
+    @abc.abstractmethod
+    def fit(self, X, *, vocabulary=None, X_val=None, callback: ProgressCallback | None = None):
+        """Learn from counts ``X`` (n_docs, n_words); return self."""
+
+    @abc.abstractmethod
+    def transform(self, X) -> np.ndarray:
+        """Document representation, shape (n_docs, n_units): q(h_k=1|x) for the SBN,
+        topic proportions for LDA."""
+
+    @abc.abstractmethod
+    def unit_word(self) -> np.ndarray:
+        """Scores of each word for each unit, shape (n_units, n_words); top words rank these."""
+
+    @abc.abstractmethod
+    def log_likelihood_bound(self, X, *, n_samples: int = 10, random_state=0) -> np.ndarray:
+        """Per-document variational lower bound on log p(x), shape (n_docs,)."""
+
+    @abc.abstractmethod
+    def log_likelihood_is(self, X, *, n_samples: int = 100, random_state=0) -> np.ndarray:
+        """Per-document importance-sampled estimate of log p(x), shape (n_docs,)."""
+
+    @abc.abstractmethod
+    def log_likelihood_completion(
+        self, X_observed, X_heldout, *, n_samples: int = 100, random_state=0
+    ) -> np.ndarray:
+        """Per-document log p(x_heldout | x_observed), the posterior inferred from
+        ``X_observed`` only, shape (n_docs,)."""
+
+    @abc.abstractmethod
+    def save(self, path: str | Path) -> Path:
+        """Write a plain-data checkpoint (no pickle)."""
+
+    # ---- shared conveniences ------------------------------------------------------------
+    def top_words(self, n: int = 10, vocabulary=None) -> list[list[str]]:
+        """The ``n`` highest-scoring words of every unit (see :meth:`unit_word`)."""
+        self._check_fitted()
+        vocabulary = vocabulary if vocabulary is not None else self.vocabulary_
+        if vocabulary is None:
+            raise ModelError("no vocabulary: pass one to top_words or fit with vocabulary=")
+        scores = self.unit_word()
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :n]
+        words = vocabulary.words
+        return [[words[j] for j in row] for row in order]
+
+    def score(self, X) -> float:
+        """Mean per-document bound on log p(x) (higher is better)."""
+        return float(np.mean(self.log_likelihood_bound(X)))
+
+    def perplexity(self, X, *, estimator: str = "bound", per: str = "document", **kwargs) -> float:
+        """Perplexity of ``X`` with the named estimator (``bound``, ``is``, ``completion``).
+
+        See :func:`docmodel.evaluation.perplexity` for the definitions.
+        """
+        from docmodel.evaluation import perplexity
+
+        return perplexity(self, X, estimator=estimator, per=per, **kwargs)

@@ -1,0 +1,1 @@
+"""One module per ``docmodel`` verb: ``add_arguments(parser)`` and ``run(args) -> int``."""
