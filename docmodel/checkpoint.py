@@ -1,0 +1,125 @@
+"""Checkpoints as plain data.
+
+A model is saved as one file, ``model.pt``: a dict of format name and version, model kind,
+config, tensors (``state``), vocabulary words, metrics and training history. It is read back
+with ``torch.load(weights_only=True)``, which only rebuilds tensors, numbers, strings, lists and
+dicts, so a file handed over by a stranger cannot run code. A model directory also holds
+``vocab.txt`` and ``metrics.json`` for people and other tools. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+from docmodel.errors import ModelError
+
+FORMAT = "docmodel-model"
+FORMAT_VERSION = 1
+CHECKPOINT_NAME = "model.pt"
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """``path`` itself if it is a file, else ``path/model.pt``."""
+    path = Path(path)
+    return path / CHECKPOINT_NAME if path.is_dir() or not path.suffix else path
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | Path, payload: dict) -> Path:
+    """Write ``payload`` (kind, config, state, vocabulary, metrics, history) as a model file.
+
+    ``path`` is a model directory (``model.pt``, ``vocab.txt`` and ``metrics.json`` are
+    written inside it) or a file name ending in ``.pt``.
+    """
+    path = Path(path)
+    data = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    if path.suffix == ".pt":
+        target = path
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+        target = path / CHECKPOINT_NAME
+    atomic_write_bytes(target, lambda f: torch.save(data, f))
+    if target.parent == path:
+        vocab = payload.get("vocabulary")
+        if vocab:
+            atomic_write_bytes(path / "vocab.txt", lambda f: f.write("".join(w + "\n" for w in vocab).encode()))
+        metrics = {"kind": payload.get("kind"), "config": payload.get("config"), "metrics": payload.get("metrics")}
+        text = json.dumps(metrics, indent=2, default=float).encode()
+        atomic_write_bytes(path / "metrics.json", lambda f: f.write(text))
+    return target
+
+
+def load_checkpoint(path, *, kind: str | None = None) -> dict:
+    """Read a model file safely and check its format; ``path`` is a file, a directory or a
+    binary stream (an upload).
+
+    Raises
+    ------
+    ModelError
+        The file is missing, truncated, not a docmodel checkpoint, of another format version,
+        of another model kind, or would need unpickling of arbitrary objects (refused unrun).
+    """
+    name = getattr(path, "name", None) or str(path)
+    if isinstance(path, (str, Path)):
+        path = checkpoint_path(path)
+        name = str(path)
+        if not path.exists():
+            raise ModelError(f"model file not found: {path}; train one with 'docmodel train'")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelError(
+            f"{name} is not a plain-data docmodel checkpoint and was refused without loading it "
+            f"(it asks to rebuild objects: {str(exc).splitlines()[0][:160]})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ModelError(f"{name} is not a readable docmodel checkpoint (truncated or corrupt: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ModelError(f"{name} is not a docmodel checkpoint")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{name} has checkpoint format version {data.get('format_version')!r}; this docmodel reads "
+            f"version {FORMAT_VERSION}"
+        )
+    if kind is not None and data.get("kind") != kind:
+        raise ModelError(f"{name} holds a {data.get('kind')!r} model, not {kind!r}")
+    for key in ("config", "state"):
+        if not isinstance(data.get(key), dict):
+            raise ModelError(f"{name} is malformed: '{key}' is missing")
+    return data
+
+
+def load_model(path):
+    """Load any docmodel model file (SBN or LDA) as its estimator."""
+    data = load_checkpoint(path)
+    kind = data.get("kind")
+    if kind == "sbn":
+        from docmodel.sbn_estimator import SBNTopicModel
+
+        return SBNTopicModel.from_checkpoint(data)
+    if kind == "lda":
+        from docmodel.lda import LDATopicModel
+
+        return LDATopicModel.from_checkpoint(data)
+    raise ModelError(f"unknown model kind {kind!r} in {path}")

@@ -1,0 +1,43 @@
+"""``docmodel evaluate MODEL_DIR CORPUS_DIR [--split test] [--samples 100] [--json FILE]``."""
+
+from __future__ import annotations
+
+from docmodel.cli_commands._common import (
+    check_same_vocabulary,
+    load_dataset,
+    pick_split,
+    write_json,
+)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model_dir", help="a model directory or .pt file written by 'docmodel train'")
+    p.add_argument("corpus_dir", help="a corpus directory made by 'docmodel prepare' with the model's vocabulary")
+    p.add_argument("--split", default="test", help="train or test (default test)")
+    p.add_argument("--samples", type=int, default=100, help="importance samples per document (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="write the figures to this JSON file")
+
+
+def run(args) -> int:
+    from docmodel.checkpoint import load_model
+    from docmodel.evaluation import evaluate
+
+    model = load_model(args.model_dir)
+    corpus = pick_split(load_dataset(args.corpus_dir), args.split)
+    check_same_vocabulary(model, corpus)
+    result = evaluate(model, corpus.X, n_samples=args.samples, random_state=args.seed)
+    result["split"] = args.split
+    result["model_kind"] = model.kind
+    print(f"{model.kind} model on {result['n_docs']} {args.split} documents ({result['n_tokens']} tokens)")
+    print(f"{'estimator':<34}{'per document':>14}{'per word':>12}")
+    rows = [
+        ("bound (10 samples)", "perplexity_bound"),
+        (f"importance sampled ({args.samples} samples)", "perplexity_is"),
+        ("document completion", "perplexity_completion"),
+    ]
+    for name, key in rows:
+        print(f"{name:<34}{result[key]:>14.1f}{result[key + '_per_word']:>12.1f}")
+    print(f"mean bound on log p(x) per document: {result['elbo_per_doc']:.2f} nats")
+    write_json(args.json, result)
+    return 0

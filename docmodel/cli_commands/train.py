@@ -1,0 +1,102 @@
+"""``docmodel train CORPUS_DIR --model sbn|lda ... -o MODEL_DIR``."""
+
+from __future__ import annotations
+
+from corpora.errors import CorpusError
+from docmodel.cli_commands._common import ProgressBar, load_dataset
+
+
+def _layers(text: str) -> tuple[int, ...]:
+    try:
+        layers = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise CorpusError(f"--layers takes comma-separated unit counts such as 200,200; got {text!r}") from None
+    if not layers or min(layers) < 1:
+        raise CorpusError(f"--layers needs positive unit counts, got {text!r}")
+    return layers
+
+
+def add_arguments(p) -> None:
+    p.add_argument("corpus_dir", help="a corpus directory made by 'docmodel prepare'")
+    p.add_argument("-o", "--out", required=True, help="model directory to write")
+    p.add_argument("--model", choices=["sbn", "lda"], default="sbn")
+    p.add_argument("--algorithm", choices=["nvil", "wake-sleep", "reinforce"], default="nvil", help="SBN training algorithm")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--units", type=int, default=50, help="latent units (SBN) or topics (LDA); default 50")
+    size.add_argument("--layers", help="SBN layers, nearest the words first, e.g. 200,200")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int, help="maximum epochs (SBN) or iterations (LDA)")
+    budget.add_argument("--max-minutes", type=float, help="training time budget in minutes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="SBN optimiser (default Adam)")
+    p.add_argument("--learning-rate", type=float, default=3e-3, help="SBN model learning rate")
+    p.add_argument("--encoder-learning-rate", type=float, help="SBN inference network learning rate (default: same)")
+    p.add_argument("--samples", type=int, default=1, help="samples per document per SBN step")
+    p.add_argument("--patience", type=int, default=20, help="epochs without validation improvement before stopping")
+    p.add_argument("--val-docs", type=int, default=100, help="training documents held out for early stopping")
+    p.add_argument("--encoder-hidden", type=int, default=0, help="hidden units of q(h|x) (0 = linear)")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    for comp in ("global-baseline", "input-baseline", "variance-norm", "local-signals"):
+        p.add_argument(f"--no-{comp}", action="store_true", help=f"switch off NVIL's {comp.replace('-', ' ')}")
+    p.add_argument("--learning-method", choices=["batch", "online"], default="batch", help="LDA learning method")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+
+
+def build_model(args):
+    seconds = args.max_minutes * 60 if args.max_minutes else None
+    if args.model == "lda":
+        from docmodel.lda import LDATopicModel
+
+        kw = {"max_seconds": seconds}
+        if args.epochs:
+            kw["max_iter"] = args.epochs
+        return LDATopicModel(
+            n_units=args.units,
+            learning_method=args.learning_method,
+            batch_size=args.batch_size,
+            random_state=args.seed,
+            **kw,
+        )
+    from docmodel.sbn_estimator import SBNTopicModel
+
+    return SBNTopicModel(
+        n_units=args.units,
+        layers=_layers(args.layers) if args.layers else None,
+        algorithm=args.algorithm,
+        global_baseline=not args.no_global_baseline,
+        input_baseline=not args.no_input_baseline,
+        variance_norm=not args.no_variance_norm,
+        local_signals=not args.no_local_signals,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        encoder_learning_rate=args.encoder_learning_rate,
+        batch_size=args.batch_size,
+        n_samples=args.samples,
+        max_epochs=args.epochs or (100000 if seconds else 200),
+        max_seconds=seconds,
+        patience=args.patience,
+        n_val_docs=args.val_docs,
+        encoder_hidden=args.encoder_hidden,
+        weight_decay=args.weight_decay,
+        random_state=args.seed,
+        device=args.device,
+    )
+
+
+def run(args) -> int:
+    dataset = load_dataset(args.corpus_dir)
+    model = build_model(args)
+    label = f"{args.model}" + (f"/{args.algorithm}" if args.model == "sbn" else "")
+    bar = ProgressBar(f"training {label}")
+    try:
+        model.fit(dataset.train.X, vocabulary=dataset.vocabulary, callback=bar)
+    finally:
+        bar.close()
+    path = model.save(args.out)
+    best = getattr(model, "best_val_perplexity_bound_", None)
+    print(f"trained {label} with {model.n_units_} units in {model.train_seconds_:.1f}s")
+    if best is not None:
+        print(f"best validation perplexity (10-sample bound, per document): {best:.1f}")
+    print(f"saved {path}")
+    return 0

@@ -1,0 +1,240 @@
+"""Sigmoid belief network document model and its inference network (``nn.Module`` s only).
+
+The generative model follows Mnih & Gregor (2014), section 6.2: binary latent layers
+h_L -> ... -> h_1, a factorial Bernoulli prior on the top layer with learned logits, each lower
+layer Bernoulli given the one above (sigmoid(W h + b)), and every word token of a document drawn
+from softmax(U h_1 + b_v) over the vocabulary, so that
+
+    log p(x | h_1) = sum_w x_w log softmax(U h_1 + b_v)_w
+
+(no multinomial coefficient, as ``EVALUATION.md`` requires). Layers are listed from the one
+nearest the words (h_1) to the top. The inference network q(h|x) is layered the same way:
+q(h_1|x) from the word counts, then q(h_{l+1}|h_l). The input-dependent baselines (the paper's
+``C_psi(x)``) live here too, one per inference layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from docmodel.errors import ModelError
+
+
+@dataclass(frozen=True)
+class SBNConfig:
+    """Architecture of an SBN document model.
+
+    Parameters
+    ----------
+    n_words : int
+        Vocabulary size V.
+    layers : tuple of int
+        Units per latent layer, nearest the words first: ``(50,)`` is the paper's SBN-50,
+        ``(200, 200)`` a two-layer network.
+    encoder_hidden : int
+        0 for a linear q(h_1|x) (the default); otherwise one tanh hidden layer of this size.
+    baseline_hidden : int
+        Hidden tanh units of each input-dependent baseline MLP (the paper uses 100).
+    """
+
+    n_words: int
+    layers: tuple[int, ...] = (50,)
+    encoder_hidden: int = 0
+    baseline_hidden: int = 100
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(int(k) for k in self.layers))
+        if self.n_words < 1:
+            raise ModelError(f"n_words must be at least 1, got {self.n_words}")
+        if not self.layers or any(k < 1 for k in self.layers):
+            raise ModelError(f"layers must be one or more positive unit counts, got {self.layers}")
+        if self.encoder_hidden < 0 or self.baseline_hidden < 0:
+            raise ModelError("encoder_hidden and baseline_hidden must be >= 0")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["layers"] = list(self.layers)
+        return d
+
+
+def bernoulli_log_prob(logits: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """log Bernoulli(h | sigmoid(logits)) summed over the last axis: (..., K) -> (...)."""
+    # h * log s(a) + (1 - h) * log s(-a) = h * a - softplus(a), stable for large |a|.
+    return (h * logits - F.softplus(logits)).sum(-1)
+
+
+def sample_bernoulli(logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype, device=logits.device)
+    return (u < torch.sigmoid(logits)).to(logits.dtype)
+
+
+class SBN(nn.Module):
+    """The generative model p(x, h) = p(x|h_1) prod_l p(h_l|h_{l+1}) p(h_L).
+
+    Attributes
+    ----------
+    prior_logits : Parameter, shape (K_L,)
+    hidden : ModuleList of Linear(K_{l+1}, K_l), for l = 1..L-1 (index 0 maps h_2 to h_1)
+    visible : Linear(K_1, V); its weight is the paper's ``U`` (``unit_word`` is its transpose)
+    """
+
+    def __init__(self, config: SBNConfig):
+        super().__init__()
+        self.config = config
+        ks = config.layers
+        self.prior_logits = nn.Parameter(torch.zeros(ks[-1]))
+        self.hidden = nn.ModuleList(nn.Linear(ks[i + 1], ks[i]) for i in range(len(ks) - 1))
+        self.visible = nn.Linear(ks[0], config.n_words)
+        nn.init.normal_(self.visible.weight, std=0.01)
+        nn.init.zeros_(self.visible.bias)
+        for lin in self.hidden:
+            nn.init.normal_(lin.weight, std=0.01)
+            nn.init.zeros_(lin.bias)
+
+    def init_word_bias(self, word_counts: torch.Tensor) -> None:
+        """Start b_v at the log unigram frequencies, so an untrained model already predicts
+        word frequencies and early signals are not dominated by them."""
+        p = (word_counts.double() + 0.5) / (word_counts.double().sum() + 0.5 * len(word_counts))
+        with torch.no_grad():
+            self.visible.bias.copy_(p.log().to(self.visible.bias.dtype))
+
+    def word_log_probs(self, h1: torch.Tensor) -> torch.Tensor:
+        """log softmax(U h_1 + b_v): (..., K_1) -> (..., V)."""
+        return F.log_softmax(self.visible(h1), dim=-1)
+
+    def log_p_x_given_h1(self, x: torch.Tensor, h1: torch.Tensor) -> torch.Tensor:
+        """sum_w x_w log softmax(U h_1 + b_v)_w.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, V)
+            Word counts.
+        h1 : Tensor, shape (S, B, K_1)
+
+        Returns
+        -------
+        Tensor, shape (S, B)
+        """
+        logits = self.visible(h1)  # S,B,V
+        # x . log_softmax(a) = x . a - L * logsumexp(a): avoids materialising log_softmax.
+        return (logits * x).sum(-1) - x.sum(-1) * torch.logsumexp(logits, dim=-1)
+
+    def layer_log_probs(self, hs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """log p(h_l | h_{l+1}) for l = 1..L (the last is the prior), each of shape (S, B)."""
+        out = []
+        for i, lin in enumerate(self.hidden):
+            out.append(bernoulli_log_prob(lin(hs[i + 1]), hs[i]))
+        out.append(bernoulli_log_prob(self.prior_logits.expand_as(hs[-1]), hs[-1]))
+        return out
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        """Ancestral sample of the latent layers, nearest the words first: list of (n, K_l)."""
+        h = sample_bernoulli(self.prior_logits.expand(n, -1), generator)
+        hs = [h]
+        for lin in reversed(self.hidden):
+            h = sample_bernoulli(lin(h), generator)
+            hs.append(h)
+        return hs[::-1]
+
+
+class InferenceNetwork(nn.Module):
+    """q(h|x) = q(h_1|x) prod_l q(h_{l+1}|h_l), factorial within each layer.
+
+    The input transform is log(1 + x) minus its mean over the training documents
+    (``input_mean``): the paper asks for mean-centred input, and the log tames long documents.
+    """
+
+    def __init__(self, config: SBNConfig):
+        super().__init__()
+        ks = config.layers
+        self.register_buffer("input_mean", torch.zeros(config.n_words))
+        if config.encoder_hidden:
+            self.first = nn.Sequential(
+                nn.Linear(config.n_words, config.encoder_hidden),
+                nn.Tanh(),
+                nn.Linear(config.encoder_hidden, ks[0]),
+            )
+        else:
+            self.first = nn.Linear(config.n_words, ks[0])
+        self.upper = nn.ModuleList(nn.Linear(ks[i], ks[i + 1]) for i in range(len(ks) - 1))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean-centred log(1 + x): (B, V) -> (B, V)."""
+        return torch.log1p(x) - self.input_mean
+
+    def first_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of q(h_1 = 1 | x): (B, V) -> (B, K_1)."""
+        return self.first(self.features(x))
+
+    def sample(
+        self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Draw h ~ q(h|x).
+
+        Returns
+        -------
+        hs : list of Tensor, shapes (S, B, K_l), nearest the words first
+        log_qs : list of Tensor, shapes (S, B): log q(h_l | h_{l-1}) per layer
+        """
+        logits = self.first_logits(x).expand(n_samples, -1, -1)  # S,B,K1
+        hs, log_qs = [], []
+        for i in range(len(self.upper) + 1):
+            if i > 0:
+                logits = self.upper[i - 1](hs[-1])
+            h = sample_bernoulli(logits, generator)
+            hs.append(h)
+            log_qs.append(bernoulli_log_prob(logits, h))
+        return hs, log_qs
+
+
+class Baselines(nn.Module):
+    """Input-dependent baselines, one per inference layer (the paper's ``C_psi``).
+
+    Layer 1's baseline sees the word counts; it is a tanh MLP on the centred input plus a linear
+    term in the raw counts. The learning signal grows with document length (every token adds a
+    log-probability), which a small bounded MLP cannot follow; the linear term, started at the log
+    unigram frequencies, tracks that growth from the first step. Upper layers' baselines see the
+    layer below.
+    """
+
+    def __init__(self, config: SBNConfig):
+        super().__init__()
+        ks = config.layers
+        hid = config.baseline_hidden
+        inputs = [config.n_words] + list(ks[:-1])
+
+        def mlp(n_in: int) -> nn.Module:
+            if hid == 0:
+                return nn.Linear(n_in, 1)
+            return nn.Sequential(nn.Linear(n_in, hid), nn.Tanh(), nn.Linear(hid, 1))
+
+        self.mlps = nn.ModuleList(mlp(n) for n in inputs)
+        self.count_weight = nn.Parameter(torch.zeros(config.n_words))
+
+    def init_count_weight(self, word_counts: torch.Tensor) -> None:
+        p = (word_counts.double() + 0.5) / (word_counts.double().sum() + 0.5 * len(word_counts))
+        with torch.no_grad():
+            self.count_weight.copy_(p.log().to(self.count_weight.dtype))
+
+    def forward(self, features: torch.Tensor, x: torch.Tensor, hs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Baseline values per layer, each of shape (S, B).
+
+        Parameters
+        ----------
+        features : Tensor, shape (B, V)
+            The inference network's centred input.
+        x : Tensor, shape (B, V)
+            Raw counts.
+        hs : list of Tensor, shapes (S, B, K_l)
+        """
+        S = hs[0].shape[0]
+        first = self.mlps[0](features).squeeze(-1) + x @ self.count_weight  # B
+        out = [first.expand(S, -1)]
+        for i in range(1, len(self.mlps)):
+            out.append(self.mlps[i](hs[i - 1]).squeeze(-1))
+        return out

@@ -1,0 +1,367 @@
+"""``SBNTopicModel``: the sigmoid belief network document model behind the estimator contract.
+
+Training is delegated to :func:`docmodel.training.train` (NVIL by default; wake-sleep and plain
+REINFORCE on the same model for comparison). Evaluation follows ``EVALUATION.md``: the bound
+averages 10 single-sample bounds per document (the NVIL paper's Table 3 protocol), the
+importance-sampled estimate is log (1/S) sum_s p(x,h_s)/q(h_s|x) with h_s ~ q(h|x), and document
+completion scores the held-out half of a document with h drawn from q given the observed half.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from docmodel.base import TopicModel, check_counts
+from docmodel.checkpoint import load_checkpoint, save_checkpoint
+from docmodel.errors import ModelError
+from docmodel.nvil import RunningStats, VarianceReduction
+from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig
+from docmodel.training import Networks, TrainConfig, bound_per_doc, dense_rows, train
+
+# Upper limit on S * B * V floats materialised at once during evaluation.
+_EVAL_ELEMENTS = 2**24
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ModelError(f"unknown device {device!r}; use cpu, cuda or auto") from None
+
+
+class SBNTopicModel(TopicModel):
+    """Sigmoid belief network document model trained with NVIL (Mnih & Gregor 2014).
+
+    Parameters
+    ----------
+    n_units : int
+        Latent units of a one-layer model (ignored when ``layers`` is given).
+    layers : sequence of int or None
+        Units per layer, nearest the words first, e.g. ``(50, 50)``.
+    algorithm : {"nvil", "wake-sleep", "reinforce"}
+    global_baseline, input_baseline, variance_norm, local_signals : bool
+        NVIL's variance-reduction components (all on by default; switch off for ablations).
+    optimizer : {"adam", "sgd"}
+        Adam by default.
+    learning_rate : float
+        Model learning rate; ``encoder_learning_rate`` defaults to the same.
+    batch_size, n_samples, max_epochs, max_seconds, patience, n_val_docs
+        Minibatch size, samples per document, epoch and time budgets, early-stopping patience
+        (epochs) and the number of training documents held out for early stopping when ``fit``
+        gets no ``X_val`` (100, as in the paper).
+    encoder_hidden, baseline_hidden : int
+        Hidden units of q(h_1|x) (0 = linear) and of each baseline MLP.
+    weight_decay : float
+        L2 penalty (decoupled from the bound; 0 by default).
+    random_state : int
+    device : {"cpu", "cuda", "auto"}
+    """
+
+    kind = "sbn"
+
+    def __init__(
+        self,
+        n_units: int = 50,
+        layers=None,
+        *,
+        algorithm: str = "nvil",
+        global_baseline: bool = True,
+        input_baseline: bool = True,
+        variance_norm: bool = True,
+        local_signals: bool = True,
+        optimizer: str = "adam",
+        learning_rate: float = 3e-3,
+        encoder_learning_rate: float | None = None,
+        batch_size: int = 64,
+        n_samples: int = 1,
+        max_epochs: int = 200,
+        max_seconds: float | None = None,
+        patience: int = 20,
+        n_val_docs: int = 100,
+        encoder_hidden: int = 0,
+        baseline_hidden: int = 100,
+        weight_decay: float = 0.0,
+        random_state: int = 0,
+        device: str = "cpu",
+    ):
+        self.n_units = n_units
+        self.layers = layers
+        self.algorithm = algorithm
+        self.global_baseline = global_baseline
+        self.input_baseline = input_baseline
+        self.variance_norm = variance_norm
+        self.local_signals = local_signals
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.encoder_learning_rate = encoder_learning_rate
+        self.batch_size = batch_size
+        self.n_samples = n_samples
+        self.max_epochs = max_epochs
+        self.max_seconds = max_seconds
+        self.patience = patience
+        self.n_val_docs = n_val_docs
+        self.encoder_hidden = encoder_hidden
+        self.baseline_hidden = baseline_hidden
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+        self.device = device
+
+    # ---- configuration ------------------------------------------------------------------
+    def get_params(self) -> dict:
+        """The constructor parameters (scikit-learn convention)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def _layers(self) -> tuple[int, ...]:
+        layers = tuple(self.layers) if self.layers else (self.n_units,)
+        return layers
+
+    def _train_config(self) -> TrainConfig:
+        vr = VarianceReduction(
+            global_baseline=self.global_baseline,
+            input_baseline=self.input_baseline,
+            variance_norm=self.variance_norm,
+            local_signals=self.local_signals,
+        )
+        return TrainConfig(
+            algorithm=self.algorithm,
+            variance_reduction=vr,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            encoder_learning_rate=self.encoder_learning_rate,
+            batch_size=self.batch_size,
+            n_samples=self.n_samples,
+            max_epochs=self.max_epochs,
+            max_seconds=self.max_seconds,
+            patience=self.patience,
+            weight_decay=self.weight_decay,
+            seed=self.random_state,
+        )
+
+    @property
+    def n_units_(self) -> int:
+        self._check_fitted()
+        return self.config_.layers[0]
+
+    # ---- training -----------------------------------------------------------------------
+    def _build(self, n_words: int) -> Networks:
+        config = SBNConfig(
+            n_words=n_words,
+            layers=self._layers(),
+            encoder_hidden=self.encoder_hidden,
+            baseline_hidden=self.baseline_hidden,
+        )
+        torch.manual_seed(self.random_state)
+        nets = Networks(SBN(config), InferenceNetwork(config), Baselines(config), RunningStats.initial(len(config.layers)))
+        self.config_ = config
+        return nets
+
+    def fit(self, X, *, vocabulary=None, X_val=None, callback=None):
+        """Train on counts ``X`` (n_docs, n_words).
+
+        Parameters
+        ----------
+        X : sparse or array, shape (n_docs, n_words)
+        vocabulary : corpora.Vocabulary, optional
+            Kept with the model for top words and checkpoints.
+        X_val : sparse or array, shape (n_val, n_words), optional
+            Documents for early stopping; by default ``n_val_docs`` training documents are held
+            out at random (seeded) and not trained on.
+        callback : callable(dict) -> bool or None
+            Called after each epoch with the metrics; returning True stops training.
+        """
+        train_cfg = self._train_config()
+        device = resolve_device(self.device)
+        X = check_counts(X)
+        if vocabulary is not None and len(vocabulary) != X.shape[1]:
+            raise ModelError(f"vocabulary has {len(vocabulary)} words but X has {X.shape[1]} columns")
+        lengths = np.asarray(X.sum(axis=1)).ravel()
+        X = X[lengths > 0]
+        if X_val is None:
+            if X.shape[0] <= self.n_val_docs:
+                raise ModelError(
+                    f"need more than {self.n_val_docs} non-empty training documents to hold out "
+                    f"{self.n_val_docs} for early stopping (got {X.shape[0]}); pass X_val or lower n_val_docs"
+                )
+            perm = np.random.default_rng(self.random_state).permutation(X.shape[0])
+            X_val, X = X[perm[: self.n_val_docs]], X[perm[self.n_val_docs :]]
+        else:
+            X_val = check_counts(X_val, X.shape[1])
+            X_val = X_val[np.asarray(X_val.sum(axis=1)).ravel() > 0]
+        if X.shape[0] == 0 or X_val.shape[0] == 0:
+            raise ModelError("no non-empty documents to train or validate on")
+        nets = self._build(X.shape[1])
+        word_counts = torch.from_numpy(np.asarray(X.sum(axis=0)).ravel())
+        nets.model.init_word_bias(word_counts)
+        nets.baselines.init_count_weight(word_counts)
+        with torch.no_grad():
+            mean = np.asarray(X.log1p().mean(axis=0)).ravel()
+            nets.encoder.input_mean.copy_(torch.from_numpy(mean).float())
+        for m in (nets.model, nets.encoder, nets.baselines):
+            m.to(device)
+        result = train(nets, X, X_val, train_cfg, callback=callback, device=device)
+        self._set_fitted(nets, vocabulary, result)
+        return self
+
+    def _set_fitted(self, nets: Networks, vocabulary, result: dict) -> None:
+        self.nets_ = nets
+        self.n_words_ = nets.model.config.n_words
+        self.vocabulary_ = vocabulary
+        self.history_ = result["history"]
+        self.train_seconds_ = result["train_seconds"]
+        self.best_val_perplexity_bound_ = result["best_val_perplexity_bound"]
+        self.stopped_ = result["stopped"]
+        self.train_result_ = {k: v for k, v in result.items() if k != "history"}
+
+    # ---- inference and evaluation -------------------------------------------------------
+    def _device(self) -> torch.device:
+        return next(self.nets_.model.parameters()).device
+
+    def _batches(self, X, n_samples: int):
+        X = check_counts(X, self.n_words_)
+        B = max(1, min(2048, _EVAL_ELEMENTS // max(1, n_samples * self.n_words_)))
+        for start in range(0, X.shape[0], B):
+            yield dense_rows(X, np.arange(start, min(start + B, X.shape[0])), self._device())
+
+    def _generator(self, random_state) -> torch.Generator:
+        return torch.Generator(device=self._device()).manual_seed(int(random_state))
+
+    @torch.no_grad()
+    def transform(self, X) -> np.ndarray:
+        """q(h_k = 1 | x) for every unit of the layer nearest the words, shape (n_docs, n_units)."""
+        self._check_fitted()
+        out = [torch.sigmoid(self.nets_.encoder.first_logits(x)).cpu().numpy() for x in self._batches(X, 1)]
+        return np.concatenate(out) if out else np.zeros((0, self.n_units_), dtype=np.float32)
+
+    def unit_word(self) -> np.ndarray:
+        """Column k of the visible layer's weights U: how much each word's logit rises when
+        unit k turns on, shape (n_units, n_words). Top words rank these."""
+        self._check_fitted()
+        return self.nets_.model.visible.weight.detach().cpu().numpy().T.copy()
+
+    def log_likelihood_bound(self, X, *, n_samples: int = 10, random_state=0) -> np.ndarray:
+        """Mean of ``n_samples`` single-sample bounds log p(x,h) - log q(h|x), h ~ q, per
+        document (the NVIL paper's 10-sample bound), shape (n_docs,)."""
+        self._check_fitted()
+        X = check_counts(X, self.n_words_)
+        B = max(1, min(2048, _EVAL_ELEMENTS // max(1, n_samples * self.n_words_)))
+        return bound_per_doc(self.nets_, X, n_samples, self._generator(random_state), self._device(), B)
+
+    def _log_weights(self, x: torch.Tensor, n_samples: int, gen) -> torch.Tensor:
+        hs, log_qs = self.nets_.encoder.sample(x, n_samples, gen)
+        model = self.nets_.model
+        log_p = model.log_p_x_given_h1(x, hs[0]) + torch.stack(model.layer_log_probs(hs)).sum(0)
+        return log_p - torch.stack(log_qs).sum(0)  # S,B
+
+    @torch.no_grad()
+    def log_likelihood_is(self, X, *, n_samples: int = 100, random_state=0) -> np.ndarray:
+        """log (1/S) sum_s p(x, h_s) / q(h_s | x), h_s ~ q(h|x): importance-sampled log p(x)
+        per document, shape (n_docs,). In expectation a lower bound on log p(x), tighter than
+        the bound, converging to it as S grows."""
+        self._check_fitted()
+        gen = self._generator(random_state)
+        out = []
+        for x in self._batches(X, n_samples):
+            w = self._log_weights(x, n_samples, gen)
+            out.append((torch.logsumexp(w.double(), 0) - math.log(n_samples)).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    @torch.no_grad()
+    def log_likelihood_completion(self, X_observed, X_heldout, *, n_samples: int = 100, random_state=0) -> np.ndarray:
+        """log (1/S) sum_s p(x_heldout | h_s), h_s ~ q(h | x_observed), per document.
+
+        Only the observed half informs the posterior; the held-out half is scored."""
+        self._check_fitted()
+        X_obs = check_counts(X_observed, self.n_words_)
+        X_held = check_counts(X_heldout, self.n_words_)
+        if X_obs.shape != X_held.shape:
+            raise ModelError("observed and held-out halves must have the same shape")
+        gen = self._generator(random_state)
+        model, out = self.nets_.model, []
+        B = max(1, min(2048, _EVAL_ELEMENTS // max(1, n_samples * self.n_words_)))
+        for start in range(0, X_obs.shape[0], B):
+            rows = np.arange(start, min(start + B, X_obs.shape[0]))
+            x_obs = dense_rows(X_obs, rows, self._device())
+            x_held = dense_rows(X_held, rows, self._device())
+            hs, _ = self.nets_.encoder.sample(x_obs, n_samples, gen)
+            lp = model.log_p_x_given_h1(x_held, hs[0]).double()  # S,B
+            out.append((torch.logsumexp(lp, 0) - math.log(n_samples)).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def _payload(self) -> dict:
+        self._check_fitted()
+        nets = self.nets_
+        state = {}
+        for prefix, module in (("model", nets.model), ("encoder", nets.encoder), ("baselines", nets.baselines)):
+            for k, v in module.state_dict().items():
+                state[f"{prefix}.{k}"] = v.detach().cpu()
+        params = self.get_params()
+        params["layers"] = list(self._layers())
+        return {
+            "kind": self.kind,
+            "config": {"params": params, "architecture": self.config_.to_dict(), "stats": nets.stats.to_dict()},
+            "state": state,
+            "vocabulary": list(self.vocabulary_.words) if self.vocabulary_ is not None else None,
+            "metrics": {
+                "best_val_perplexity_bound": float(self.best_val_perplexity_bound_),
+                "train_seconds": float(self.train_seconds_),
+                "stopped": self.stopped_,
+            },
+            "history": [{k: (float(v) if isinstance(v, float) else v) for k, v in h.items()} for h in self.history_],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write a plain-data checkpoint (a model directory or a ``.pt`` file)."""
+        return save_checkpoint(path, self._payload())
+
+    @classmethod
+    def from_checkpoint(cls, data: dict) -> SBNTopicModel:
+        """Rebuild a fitted model from :func:`docmodel.checkpoint.load_checkpoint` output."""
+        try:
+            cfg = data["config"]
+            params = dict(cfg["params"])
+            params["device"] = "cpu"
+            model = cls(**params)
+            nets = model._build(int(cfg["architecture"]["n_words"]))
+            for prefix, module in (("model", nets.model), ("encoder", nets.encoder), ("baselines", nets.baselines)):
+                sub = {k[len(prefix) + 1 :]: v for k, v in data["state"].items() if k.startswith(prefix + ".")}
+                module.load_state_dict(sub)
+            nets.stats = RunningStats.from_dict(cfg["stats"])
+        except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+            raise ModelError(f"checkpoint is malformed or from an incompatible version: {exc}") from None
+        vocabulary = None
+        if data.get("vocabulary"):
+            from corpora.vocabulary import Vocabulary
+
+            vocabulary = Vocabulary(tuple(data["vocabulary"]))
+            if len(vocabulary) != nets.model.config.n_words:
+                raise ModelError(
+                    f"checkpoint vocabulary has {len(vocabulary)} words but the model has {nets.model.config.n_words}"
+                )
+        metrics = data.get("metrics") or {}
+        model._set_fitted(
+            nets,
+            vocabulary,
+            {
+                "history": list(data.get("history") or []),
+                "train_seconds": metrics.get("train_seconds", float("nan")),
+                "best_val_perplexity_bound": metrics.get("best_val_perplexity_bound", float("nan")),
+                "stopped": metrics.get("stopped", "unknown"),
+            },
+        )
+        return model
+
+    @classmethod
+    def load(cls, path) -> SBNTopicModel:
+        return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))

@@ -1,0 +1,91 @@
+"""Wake-sleep training of the same SBN (Hinton et al. 1995), the paper's comparison.
+
+Wake phase: sample h ~ q(h|x) for real documents and follow grad log p(x,h) for the model
+(the same model gradient as NVIL). Sleep phase: dream (h, x) from the model and train the
+inference network to recognise them, maximising log q(h|x_dream). Dreamed documents need a
+length; it is drawn from the training corpus's document lengths, so dreams look like the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from docmodel.nvil import joint_terms
+from docmodel.sbn import SBN, InferenceNetwork, bernoulli_log_prob
+
+
+@dataclass
+class WakeSleepResult:
+    """Output of one wake-sleep step.
+
+    Attributes
+    ----------
+    elbo : Tensor, shape (S, B)
+        Single-sample bounds on the real minibatch (detached), for reporting.
+    model_loss : Tensor, scalar
+        Minus the wake-phase log p(x, h); its gradient reaches the model only.
+    encoder_loss : Tensor, scalar
+        Minus the sleep-phase log q(h_dream | x_dream); its gradient reaches q only.
+    """
+
+    elbo: torch.Tensor
+    model_loss: torch.Tensor
+    encoder_loss: torch.Tensor
+
+
+def dream(
+    model: SBN, n_docs: int, lengths: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Sample documents from the model.
+
+    Parameters
+    ----------
+    n_docs : int
+    lengths : Tensor of int, shape (n_lengths,)
+        Document lengths to draw from (the training corpus's).
+
+    Returns
+    -------
+    hs : list of Tensor, shapes (n_docs, K_l)
+    x : Tensor, shape (n_docs, V)
+        Dreamed word counts.
+    """
+    with torch.no_grad():
+        hs = model.sample(n_docs, generator)
+        probs = torch.softmax(model.visible(hs[0]), dim=-1)  # N,V
+        pick = torch.randint(len(lengths), (n_docs,), generator=generator)
+        doc_len = lengths[pick].clamp(min=1)
+        max_len = int(doc_len.max())
+        tokens = torch.multinomial(probs, max_len, replacement=True, generator=generator)  # N,maxL
+        keep = torch.arange(max_len)[None, :] < doc_len[:, None]
+        x = torch.zeros_like(probs)
+        x.scatter_add_(1, tokens, keep.to(probs.dtype))
+    return hs, x
+
+
+def wake_sleep_step(
+    model: SBN,
+    encoder: InferenceNetwork,
+    x: torch.Tensor,
+    lengths: torch.Tensor,
+    n_samples: int = 1,
+    generator: torch.Generator | None = None,
+) -> WakeSleepResult:
+    """Losses of one wake-sleep step on a minibatch ``x`` of shape (B, V)."""
+    hs, log_qs = encoder.sample(x, n_samples, generator)
+    log_p = torch.stack(joint_terms(model, x, hs)).sum(0)  # S,B
+    log_q = torch.stack(log_qs).sum(0)
+    dream_hs, dream_x = dream(model, x.shape[0], lengths, generator)
+    # log q(h_dream | x_dream), layer by layer, with the dreamed layers as the targets.
+    logits = encoder.first_logits(dream_x)
+
+    log_q_dream = bernoulli_log_prob(logits, dream_hs[0])
+    for i, lin in enumerate(encoder.upper):
+        log_q_dream = log_q_dream + bernoulli_log_prob(lin(dream_hs[i]), dream_hs[i + 1])
+    return WakeSleepResult(
+        elbo=(log_p - log_q).detach(),
+        model_loss=-log_p.mean(),
+        encoder_loss=-log_q_dream.mean(),
+    )

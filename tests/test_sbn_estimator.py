@@ -1,0 +1,175 @@
+"""SBNTopicModel: the estimator contract, training on planted structure, checkpoints, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from corpora import Corpus, Dataset, Vocabulary
+from docmodel.checkpoint import load_model
+from docmodel.cli import main
+from docmodel.errors import ModelError, NotFittedError
+from docmodel.evaluation import evaluate
+from docmodel.sbn_estimator import SBNTopicModel
+
+
+def planted_corpus(n_docs=400, n_blocks=4, words_per_block=8, length=40, seed=0):
+    """Documents that each draw their words from one or two of ``n_blocks`` disjoint word blocks."""
+    rng = np.random.default_rng(seed)
+    V = n_blocks * words_per_block
+    rows = []
+    for _ in range(n_docs):
+        blocks = rng.choice(n_blocks, size=rng.integers(1, 3), replace=False)
+        p = np.zeros(V)
+        for b in blocks:
+            p[b * words_per_block : (b + 1) * words_per_block] = 1.0
+        rows.append(rng.multinomial(length, p / p.sum()))
+    vocab = Vocabulary(tuple(f"w{b}_{i}" for b in range(n_blocks) for i in range(words_per_block)))
+    return sp.csr_matrix(np.array(rows)), vocab
+
+
+def small_model(**kw):
+    defaults = dict(n_units=6, max_epochs=40, batch_size=32, n_val_docs=40, patience=40, learning_rate=1e-2)
+    defaults.update(kw)
+    return SBNTopicModel(**defaults)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, vocab = planted_corpus()
+    torch.set_num_threads(1)
+    return small_model().fit(X, vocabulary=vocab), X, vocab
+
+
+def test_init_stores_parameters_only():
+    m = SBNTopicModel(n_units=7, learning_rate=0.5)
+    assert m.n_units == 7 and m.learning_rate == 0.5
+    assert not hasattr(m, "nets_")
+    with pytest.raises(NotFittedError):
+        m.transform(np.zeros((1, 3)))
+
+
+def test_training_improves_bound_and_finds_planted_blocks(fitted):
+    model, X, vocab = fitted
+    history = model.history_
+    assert history[-1]["val_perplexity_bound"] < history[0]["val_perplexity_bound"]
+    # A uniform model over 32 words has perplexity 32; documents use 8 or 16 words.
+    assert model.perplexity(X[:100]) < 20
+    # Each block's words should be the top words of some unit.
+    top = model.top_words(8)
+    blocks_found = {w[:3] for words in top for w in words[:3] if all(x[:3] == w[:3] for x in words[:3])}
+    assert len(blocks_found) >= 3, top
+
+
+def test_transform_shape_and_range(fitted):
+    model, X, _ = fitted
+    P = model.transform(X[:10])
+    assert P.shape == (10, 6)
+    assert np.all((P >= 0) & (P <= 1))
+
+
+def test_estimators_order(fitted):
+    model, X, _ = fitted
+    bound = model.log_likelihood_bound(X[:50], n_samples=10)
+    is_ = model.log_likelihood_is(X[:50], n_samples=200)
+    # The importance-sampled estimate is tighter than the bound on average.
+    assert is_.mean() >= bound.mean()
+    r = evaluate(model, X[:50], n_samples=50)
+    assert r["perplexity_is"] <= r["perplexity_bound"]
+    assert r["n_docs"] == 50
+
+
+def test_reproducible_with_seed():
+    X, vocab = planted_corpus(n_docs=200)
+    a = small_model(max_epochs=3).fit(X)
+    b = small_model(max_epochs=3).fit(X)
+    np.testing.assert_array_equal(a.unit_word(), b.unit_word())
+    c = small_model(max_epochs=3, random_state=1).fit(X)
+    assert not np.array_equal(a.unit_word(), c.unit_word())
+
+
+def test_callback_can_stop_and_best_is_kept():
+    X, _ = planted_corpus(n_docs=200)
+    seen = []
+    m = small_model(max_epochs=50).fit(X, callback=lambda metrics: seen.append(metrics) or len(seen) >= 2)
+    assert len(seen) == 2 and m.stopped_ == "cancelled"
+    assert {"epoch", "seconds", "val_perplexity_bound", "progress"} <= set(seen[0])
+
+
+@pytest.mark.parametrize("algorithm", ["wake-sleep", "reinforce"])
+def test_other_algorithms_train(algorithm):
+    X, _ = planted_corpus(n_docs=200)
+    m = small_model(algorithm=algorithm, max_epochs=5).fit(X)
+    assert np.isfinite(m.best_val_perplexity_bound_)
+
+
+def test_two_layer_model_with_local_signals():
+    X, _ = planted_corpus(n_docs=200)
+    m = small_model(layers=(6, 3), max_epochs=10).fit(X)
+    assert m.n_units_ == 6
+    assert np.isfinite(m.perplexity(X[:20], estimator="is"))
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    model, X, vocab = fitted
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "vocab.txt").read_text().split() == list(vocab.words)
+    back = load_model(tmp_path / "m")
+    assert isinstance(back, SBNTopicModel)
+    np.testing.assert_allclose(back.transform(X[:5]), model.transform(X[:5]))
+    np.testing.assert_allclose(
+        back.log_likelihood_bound(X[:5], random_state=3), model.log_likelihood_bound(X[:5], random_state=3)
+    )
+    assert back.top_words(3) == model.top_words(3)
+
+
+def test_wrong_vocabulary_size_is_refused(fitted):
+    model, _, _ = fitted
+    with pytest.raises(ModelError, match="trained on 32 words"):
+        model.transform(np.ones((2, 5)))
+
+
+def test_too_few_documents_for_validation():
+    X, _ = planted_corpus(n_docs=50)
+    with pytest.raises(ModelError, match="hold out 100"):
+        SBNTopicModel(n_units=3).fit(X)
+
+
+def test_bad_settings_are_named():
+    X, _ = planted_corpus(n_docs=200)
+    with pytest.raises(ModelError, match="algorithm must be one of"):
+        small_model(algorithm="magic").fit(X)
+    with pytest.raises(ModelError, match="batch_size must be at least 1"):
+        small_model(batch_size=0).fit(X)
+
+
+def test_cli_train_evaluate_topics(tmp_path, capsys):
+    X, vocab = planted_corpus(n_docs=300)
+    ids = [f"d{i}" for i in range(300)]
+    train = Corpus(X[:240], vocab, ids[:240])
+    test = Corpus(X[240:], vocab, ids[240:])
+    Dataset(train, test).save(tmp_path / "corpus")
+    rc = main(["train", str(tmp_path / "corpus"), "--units", "5", "--epochs", "3", "--val-docs", "40", "-o", str(tmp_path / "model")])
+    assert rc == 0
+    rc = main(["evaluate", str(tmp_path / "model"), str(tmp_path / "corpus"), "--samples", "20", "--json", str(tmp_path / "e.json")])
+    assert rc == 0
+    figures = json.loads((tmp_path / "e.json").read_text())
+    for key in ("perplexity_bound", "perplexity_is", "perplexity_completion", "elbo_per_doc", "n_docs", "n_tokens"):
+        assert key in figures
+    assert figures["n_docs"] == 60
+    capsys.readouterr()
+    rc = main(["topics", str(tmp_path / "model"), "--top", "4"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "column k of U" in out and len(out.strip().splitlines()) == 6
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nope"), str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "model file not found" in err and "Traceback" not in err
+    assert main(["train", str(tmp_path / "nope"), "-o", str(tmp_path / "m")]) == 2
+    assert "corpus directory not found" in capsys.readouterr().err
