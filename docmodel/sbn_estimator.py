@@ -91,6 +91,7 @@ class SBNTopicModel(TopicModel):
         encoder_hidden: int = 0,
         baseline_hidden: int = 100,
         weight_decay: float = 0.0,
+        ema_decay: float | None = None,
         random_state: int = 0,
         device: str = "cpu",
     ):
@@ -113,6 +114,7 @@ class SBNTopicModel(TopicModel):
         self.encoder_hidden = encoder_hidden
         self.baseline_hidden = baseline_hidden
         self.weight_decay = weight_decay
+        self.ema_decay = ema_decay
         self.random_state = random_state
         self.device = device
 
@@ -145,6 +147,7 @@ class SBNTopicModel(TopicModel):
             max_seconds=self.max_seconds,
             patience=self.patience,
             weight_decay=self.weight_decay,
+            ema_decay=self.ema_decay,
             seed=self.random_state,
         )
 
@@ -166,7 +169,7 @@ class SBNTopicModel(TopicModel):
         self.config_ = config
         return nets
 
-    def fit(self, X, *, vocabulary=None, X_val=None, callback=None):
+    def fit(self, X, *, vocabulary=None, X_val=None, callback=None, state_path=None, resume=False, state_every_seconds=30.0):
         """Train on counts ``X`` (n_docs, n_words).
 
         Parameters
@@ -179,6 +182,14 @@ class SBNTopicModel(TopicModel):
             out at random (seeded) and not trained on.
         callback : callable(dict) -> bool or None
             Called after each epoch with the metrics; returning True stops training.
+        state_path : path, optional
+            File where the full training state is written as training goes (atomically), so
+            that a killed run can continue with ``resume=True``.
+        resume : bool
+            Continue from ``state_path`` when it exists, reaching the same result as an
+            uninterrupted run with the same seed.
+        state_every_seconds : float
+            Minimum time between two writes of the training state.
         """
         train_cfg = self._train_config()
         device = resolve_device(self.device)
@@ -209,7 +220,11 @@ class SBNTopicModel(TopicModel):
             nets.encoder.input_mean.copy_(torch.from_numpy(mean).float())
         for m in (nets.model, nets.encoder, nets.baselines):
             m.to(device)
-        result = train(nets, X, X_val, train_cfg, callback=callback, device=device)
+        result = train(
+            nets, X, X_val, train_cfg, callback=callback, device=device,
+            state_path=None if state_path is None else Path(state_path), resume=resume,
+            state_every_seconds=state_every_seconds,
+        )
         self._set_fitted(nets, vocabulary, result)
         return self
 

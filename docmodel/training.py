@@ -14,11 +14,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
+from docmodel.checkpoint import atomic_write_bytes
 from docmodel.errors import ModelError
 from docmodel.nvil import RunningStats, VarianceReduction, nvil_estimate
 from docmodel.sbn import SBN, Baselines, InferenceNetwork
@@ -53,6 +55,7 @@ class TrainConfig:
     val_samples: int = 10
     weight_decay: float = 0.0
     max_grad_norm: float = 1e4
+    ema_decay: float | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -72,6 +75,8 @@ class TrainConfig:
                 raise ModelError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.patience < 1:
             raise ModelError(f"patience must be at least 1, got {self.patience}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ModelError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if self.weight_decay < 0:
             raise ModelError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
@@ -117,6 +122,31 @@ def bound_per_doc(nets: Networks, X: sp.csr_matrix, n_samples: int, generator, d
     return np.concatenate(out) if out else np.zeros(0)
 
 
+class ParameterAverage:
+    """Exponential moving average of the model's and inference network's parameters.
+
+    Validation, early stopping and the returned model use the averaged parameters, which
+    smooths out the noise of single-sample gradient steps.
+    """
+
+    def __init__(self, nets: Networks, decay: float):
+        self.decay = decay
+        self.params = [p for m in (nets.model, nets.encoder) for p in m.parameters()]
+        self.average = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1.0 - self.decay)
+
+    @torch.no_grad()
+    def swap(self) -> None:
+        """Exchange live and averaged parameters (call twice to undo)."""
+        for p, a in zip(self.params, self.average):
+            tmp = p.detach().clone()
+            p.copy_(a)
+            a.copy_(tmp)
+
+
 def _optimizer(nets: Networks, cfg: TrainConfig) -> torch.optim.Optimizer:
     enc_lr = cfg.encoder_learning_rate or cfg.learning_rate
     base_lr = cfg.baseline_learning_rate or enc_lr
@@ -130,6 +160,23 @@ def _optimizer(nets: Networks, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, momentum=0.0)
 
 
+def _to_plain(state: dict) -> dict:
+    out = dict(state)
+    out["stats"] = state["stats"].to_dict()
+    return out
+
+
+def _from_plain(state: dict) -> dict:
+    out = dict(state)
+    out["stats"] = RunningStats.from_dict(state["stats"])
+    return out
+
+
+def _epoch_order(seed: int, epoch: int, n_docs: int) -> np.ndarray:
+    # A fresh generator per epoch keeps the shuffle reproducible after a resume.
+    return np.random.default_rng([seed, epoch]).permutation(n_docs)
+
+
 def train(
     nets: Networks,
     X: sp.csr_matrix,
@@ -138,8 +185,9 @@ def train(
     *,
     callback=None,
     device: torch.device | str = "cpu",
-    start_epoch: int = 0,
-    history: list | None = None,
+    state_path: Path | None = None,
+    resume: bool = False,
+    state_every_seconds: float = 30.0,
 ) -> dict:
     """Train ``nets`` in place on counts ``X`` (n_docs, V); keep the best validation bound.
 
@@ -149,36 +197,77 @@ def train(
     callback : callable(dict) -> bool or None
         Called after every epoch with the metrics; returning True stops training (the best
         parameters so far are kept).
+    state_path : Path, optional
+        Where to write the complete training state after every epoch (atomically), so that a
+        killed run can continue.
+    resume : bool
+        Continue from ``state_path`` if it exists; the result is the same as an uninterrupted
+        run with the same seed.
+    state_every_seconds : float
+        Write the state after an epoch only if this long has passed since the last write
+        (and always when training ends).
 
     Returns
     -------
     dict
         ``history`` (one metrics dict per epoch), ``best_val_perplexity_bound``, ``best_epoch``,
-        ``stopped`` (why training ended), ``train_seconds``, ``rollbacks``.
+        ``stopped`` (why training ended), ``train_seconds``, ``rollbacks``, ``steps``.
     """
     device = torch.device(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     vr = VarianceReduction.none() if cfg.algorithm == "reinforce" else cfg.variance_reduction
     opt = _optimizer(nets, cfg)
     lengths = torch.from_numpy(np.asarray(X.sum(axis=1)).ravel().astype(np.int64))
     val_lengths = np.asarray(X_val.sum(axis=1)).ravel()
-    history = list(history or [])
     n_docs = X.shape[0]
     params = [p for m in (nets.model, nets.encoder, nets.baselines) for p in m.parameters()]
+    ema = ParameterAverage(nets, cfg.ema_decay) if cfg.ema_decay else None
 
     def val_perplexity() -> float:
         val_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
         b = bound_per_doc(nets, X_val, cfg.val_samples, val_gen, device)
         return float(np.exp(-np.mean(b / val_lengths)))
 
-    best = val_perplexity()
-    best_state, best_epoch = nets.state(), start_epoch
-    last_good = best_state
-    t0 = time.perf_counter()
-    stopped, rollbacks, step = "max_epochs", 0, 0
-    for epoch in range(start_epoch + 1, start_epoch + cfg.max_epochs + 1):
-        order = rng.permutation(n_docs)
+    run = {"epoch": 0, "step": 0, "rollbacks": 0, "seconds": 0.0, "history": [], "stopped": None}
+    if resume and state_path is not None and Path(state_path).exists():
+        saved = load_training_state(state_path)
+        nets.load(_from_plain(saved["nets"]))
+        opt.load_state_dict(saved["optimizer"])
+        gen.set_state(saved["generator"])
+        if ema is not None and saved.get("ema") is not None:
+            ema.average = [t.to(device) for t in saved["ema"]]
+        best, best_epoch, best_state = saved["best"], saved["best_epoch"], _from_plain(saved["best_state"])
+        run = saved["run"]
+        log.info("resumed training at epoch %d from %s", run["epoch"], state_path)
+    else:
+        best, best_epoch = val_perplexity(), 0
+        best_state = nets.state()
+    last_good = nets.state()
+    t0 = time.perf_counter() - run["seconds"]
+
+    last_write = [time.perf_counter()]
+
+    def save_state(force: bool = False) -> None:
+        if state_path is None:
+            return
+        if not force and time.perf_counter() - last_write[0] < state_every_seconds:
+            return
+        last_write[0] = time.perf_counter()
+        data = {
+            "nets": _to_plain(nets.state()),
+            "optimizer": opt.state_dict(),
+            "generator": gen.get_state(),
+            "ema": None if ema is None else [t.detach().cpu().clone() for t in ema.average],
+            "best": best,
+            "best_epoch": best_epoch,
+            "best_state": _to_plain(best_state),
+            "run": run,
+        }
+        atomic_write_bytes(Path(state_path), lambda f: torch.save(data, f))
+
+    while run["stopped"] is None and run["epoch"] < cfg.max_epochs:
+        epoch = run["epoch"] + 1
+        order = _epoch_order(cfg.seed, epoch, n_docs)
         elbo_sum, seen, t_epoch = 0.0, 0, time.perf_counter()
         for start in range(0, n_docs, cfg.batch_size):
             rows = order[start : start + cfg.batch_size]
@@ -195,60 +284,80 @@ def train(
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
-                rollbacks += 1
+                run["rollbacks"] += 1
                 nets.load(last_good)
                 for g in opt.param_groups:
                     g["lr"] *= 0.5
                 opt.state.clear()
-                log.warning("non-finite loss or gradient at epoch %d; rolled back and halved the learning rates", epoch)
-                if rollbacks > 20:
-                    stopped = "diverged"
+                log.warning(
+                    "non-finite loss or gradient at epoch %d step %d; rolled back to the last good "
+                    "parameters and halved the learning rates (now %.3g)",
+                    epoch, run["step"], opt.param_groups[0]["lr"],
+                )
+                if run["rollbacks"] > 20:
+                    run["stopped"] = "diverged"
                     break
                 continue
             opt.step()
+            if ema is not None:
+                ema.update()
             nets.stats = new_stats
-            step += 1
+            run["step"] += 1
             elbo_sum += float(out.elbo.mean(0).sum())
             seen += len(rows)
             if cfg.max_seconds is not None and time.perf_counter() - t0 >= cfg.max_seconds:
                 break
-        if stopped == "diverged":
+        if run["stopped"] == "diverged":
             break
         epoch_seconds = time.perf_counter() - t_epoch
+        if ema is not None:
+            ema.swap()
         val = val_perplexity()
-        if math.isfinite(val):
-            last_good = nets.state()
         if val < best:
             best, best_state, best_epoch = val, nets.state(), epoch
+        if ema is not None:
+            ema.swap()
+        if math.isfinite(val):
+            last_good = nets.state()
         elapsed = time.perf_counter() - t0
         metrics = {
             "epoch": epoch,
-            "step": step,
+            "step": run["step"],
             "seconds": elapsed,
             "train_elbo": elbo_sum / max(seen, 1),
             "val_perplexity_bound": val,
             "best_val_perplexity_bound": best,
             "docs_per_second": seen / max(epoch_seconds, 1e-9),
-            "progress": min(1.0, max((epoch - start_epoch) / cfg.max_epochs, elapsed / cfg.max_seconds if cfg.max_seconds else 0.0)),
+            "progress": min(1.0, max(epoch / cfg.max_epochs, elapsed / cfg.max_seconds if cfg.max_seconds else 0.0)),
         }
-        history.append(metrics)
+        run["history"].append(metrics)
+        run["epoch"], run["seconds"] = epoch, elapsed
         log.info("epoch %d: val perplexity (bound) %.1f, best %.1f, %.0f docs/s", epoch, val, best, metrics["docs_per_second"])
         if callback is not None and callback(dict(metrics)):
-            stopped = "cancelled"
-            break
-        if epoch - best_epoch >= cfg.patience:
-            stopped = "early_stopping"
-            break
-        if cfg.max_seconds is not None and elapsed >= cfg.max_seconds:
-            stopped = "time_budget"
-            break
+            run["stopped"] = "cancelled"
+        elif epoch - best_epoch >= cfg.patience:
+            run["stopped"] = "early_stopping"
+        elif cfg.max_seconds is not None and elapsed >= cfg.max_seconds:
+            run["stopped"] = "time_budget"
+        save_state(force=run["stopped"] is not None)
+    if run["stopped"] is None:
+        run["stopped"] = "max_epochs"
+        save_state(force=True)
     nets.load(best_state)
     return {
-        "history": history,
+        "history": run["history"],
         "best_val_perplexity_bound": best,
         "best_epoch": best_epoch,
-        "stopped": stopped,
-        "train_seconds": time.perf_counter() - t0,
-        "rollbacks": rollbacks,
-        "steps": step,
+        "stopped": run["stopped"],
+        "train_seconds": run["seconds"],
+        "rollbacks": run["rollbacks"],
+        "steps": run["step"],
     }
+
+
+def load_training_state(path: Path) -> dict:
+    """Read a state written during training (plain data, ``weights_only``)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: say so rather than resume wrongly
+        raise ModelError(f"cannot resume from {path}: not a readable training state ({exc})") from None

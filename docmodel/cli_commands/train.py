@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from corpora.errors import CorpusError
 from docmodel.cli_commands._common import ProgressBar, load_dataset
 
@@ -41,6 +43,15 @@ def add_arguments(p) -> None:
         p.add_argument(f"--no-{comp}", action="store_true", help=f"switch off NVIL's {comp.replace('-', ' ')}")
     p.add_argument("--learning-method", choices=["batch", "online"], default="batch", help="LDA learning method")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted SBN run from OUT/train_state.pt (same seed and settings)",
+    )
+    p.add_argument(
+        "--checkpoint-every", type=float, default=30.0, metavar="SECONDS",
+        help="how often the SBN training state is saved for --resume (default 30 s)",
+    )
 
 
 def build_model(args):
@@ -89,8 +100,19 @@ def run(args) -> int:
     model = build_model(args)
     label = f"{args.model}" + (f"/{args.algorithm}" if args.model == "sbn" else "")
     bar = ProgressBar(f"training {label}")
+    kwargs = {}
+    if args.model == "sbn":
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        kwargs = {
+            "state_path": out / "train_state.pt",
+            "resume": args.resume,
+            "state_every_seconds": args.checkpoint_every,
+        }
+    elif args.resume:
+        raise CorpusError("--resume applies to SBN training; LDA runs are short and start afresh")
     try:
-        model.fit(dataset.train.X, vocabulary=dataset.vocabulary, callback=bar)
+        model.fit(dataset.train.X, vocabulary=dataset.vocabulary, callback=bar, **kwargs)
     finally:
         bar.close()
     path = model.save(args.out)

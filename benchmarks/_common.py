@@ -1,0 +1,52 @@
+"""Shared by the benchmark scripts: locating ../shared/data, loading a benchmark split, timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED_DATA = Path(os.environ.get("DOCMODEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def load_benchmark(name: str):
+    """Train and test Corpus of a bag-of-words benchmark in ../shared/data (``20news_nvdm`` or
+    ``20news_prodlda``)."""
+    from corpora.bow import load_feat
+
+    folder = Path(name) if Path(name).is_dir() else SHARED_DATA / name
+    train_file = folder / "train_rebuilt.feat"
+    if not train_file.exists():
+        train_file = folder / "train.feat"
+    if not train_file.exists():
+        sys.exit(f"benchmark data not found in {folder}: expected train.feat or train_rebuilt.feat")
+    vocab = folder / "vocab.new"
+    return load_feat(train_file, vocab), load_feat(folder / "test.feat", vocab)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def write_json(path: str | None, data: dict) -> None:
+    if path:
+        Path(path).write_text(json.dumps(data, indent=2, default=float) + "\n")
+        print(f"wrote {path}")
+
+
+def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """Plain-text table: columns are (key, header, format)."""
+    head = "  ".join(f"{h:>{max(len(h), 10)}}" if i else f"{h:<22}" for i, (_, h, _) in enumerate(columns))
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        cells = []
+        for i, (k, h, f) in enumerate(columns):
+            v = r.get(k)
+            s = "-" if v is None else format(v, f)
+            cells.append(f"{s:>{max(len(h), 10)}}" if i else f"{s:<22}")
+        lines.append("  ".join(cells))
+    return "\n".join(lines)

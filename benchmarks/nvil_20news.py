@@ -1,0 +1,72 @@
+"""SBN-50 trained with NVIL (default settings) on the NVIL paper's 20 Newsgroups benchmark.
+
+Trains on the training split with the estimator's defaults (Adam, learning rate 3e-3, batch
+64, early stopping on 100 held-out training documents) under a time budget, then prints the
+test perplexities of ``EVALUATION.md``: the 10-sample bound per document (the paper's Table 3
+protocol; the paper reports 909 for SBN-50), the 100-sample importance-sampled estimate and
+document completion, with training time and throughput.
+
+    python benchmarks/nvil_20news.py                       # 20news_nvdm, 15 minutes at most
+    python benchmarks/nvil_20news.py --data 20news_prodlda
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _common import load_benchmark, peak_rss_mb, write_json
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="20news_nvdm", help="folder in ../shared/data or a path")
+    p.add_argument("--units", type=int, default=50)
+    p.add_argument("--max-minutes", type=float, default=15.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=100, help="importance samples per test document")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json")
+    args = p.parse_args()
+
+    import numpy as np
+    import torch
+
+    from docmodel.evaluation import evaluate
+    from docmodel.sbn_estimator import SBNTopicModel
+
+    torch.set_num_threads(args.threads)
+    train, test = load_benchmark(args.data)
+    print(f"{args.data}: {train.n_docs} train / {test.n_docs} test documents, {train.n_words} words")
+    model = SBNTopicModel(n_units=args.units, max_epochs=100000, max_seconds=args.max_minutes * 60, random_state=args.seed)
+    model.fit(train.X, vocabulary=train.vocabulary)
+    rate = float(np.median([h["docs_per_second"] for h in model.history_]))
+    t0 = time.perf_counter()
+    figures = evaluate(model, test.X, n_samples=args.samples, random_state=args.seed)
+    eval_seconds = time.perf_counter() - t0
+    result = {
+        "data": args.data,
+        "units": args.units,
+        "seed": args.seed,
+        "train_seconds": model.train_seconds_,
+        "epochs": len(model.history_),
+        "best_epoch": model.train_result_["best_epoch"],
+        "stopped": model.stopped_,
+        "docs_per_second": rate,
+        "best_val_perplexity_bound": model.best_val_perplexity_bound_,
+        "eval_seconds": eval_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        **{k: figures[k] for k in figures if k.startswith("perplexity") or k in ("elbo_per_doc", "n_docs", "n_tokens")},
+    }
+    print(f"training: {result['train_seconds']:.0f}s, {result['epochs']} epochs (best {result['best_epoch']}, stopped: "
+          f"{result['stopped']}), {rate:,.0f} documents/s")
+    print(f"test perplexity, per document: bound (10 samples) {result['perplexity_bound']:.1f}, "
+          f"importance sampled ({args.samples}) {result['perplexity_is']:.1f}, "
+          f"completion {result['perplexity_completion']:.1f}")
+    print(f"per word: bound {result['perplexity_bound_per_word']:.1f}, IS {result['perplexity_is_per_word']:.1f}")
+    print(f"evaluation {eval_seconds:.1f}s, peak memory {result['peak_rss_mb']:.0f} MB")
+    write_json(args.json, result)
+
+
+if __name__ == "__main__":
+    main()
