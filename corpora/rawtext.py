@@ -58,6 +58,8 @@ def non_text_reason(raw: bytes) -> str | None:
     if not head:
         return None
     window = _utf8_window(head)
+    if window == "":  # only a byte-order mark or one cut-off character: as empty as an empty file
+        return None
     if window is None:
         n = len(head)
         n_text = n - len(head.translate(None, _TEXT_BYTES))

@@ -283,4 +283,6 @@ def _clean_json(value):
 
 
 def _listing(columns: dict[str, list]) -> str:
-    return ", ".join(columns) if columns else "(none)"
+    # a quoted header may hold line breaks: spell those names out so the message stays one line
+    names = [c if c.isprintable() else repr(c) for c in columns]
+    return ", ".join(names) if names else "(none)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 
 from corpora.errors import CorpusError
@@ -82,12 +83,6 @@ class Vocabulary:
         Vocabulary
             Words ordered by decreasing total count, then alphabetically.
         """
-        if min_df < 1:
-            raise CorpusError(f"min_df must be at least 1, got {min_df}")
-        if not 0.0 < max_df <= 1.0:
-            raise CorpusError(f"max_df must be a fraction in (0, 1], got {max_df}")
-        if max_words is not None and max_words < 1:
-            raise CorpusError(f"max_words must be at least 1, got {max_words}")
         term_count: Counter[str] = Counter()
         doc_count: Counter[str] = Counter()
         n_docs = 0
@@ -95,12 +90,70 @@ class Vocabulary:
             n_docs += 1
             term_count.update(tokens)
             doc_count.update(set(tokens))
+        words = list(term_count)
+        return cls.from_counts(
+            words,
+            [term_count[w] for w in words],
+            [doc_count[w] for w in words],
+            n_docs,
+            min_df=min_df,
+            max_df=max_df,
+            max_words=max_words,
+        )
+
+    @classmethod
+    def from_counts(
+        cls,
+        words: Sequence[str],
+        term_counts: Sequence[int],
+        doc_counts: Sequence[int],
+        n_docs: int,
+        *,
+        min_df: int = 1,
+        max_df: float = 1.0,
+        max_words: int | None = None,
+    ) -> Vocabulary:
+        """Build a vocabulary from per-word counts over ``n_docs`` (training) documents.
+
+        The same selection as :meth:`build`, for callers that count with arrays.
+
+        Parameters
+        ----------
+        words : sequence of str, length n_types
+            Distinct candidate words.
+        term_counts, doc_counts : sequences of int, length n_types
+            Total occurrences of each word, and the number of documents it occurs in.
+        n_docs : int
+            Number of documents counted.
+        min_df, max_df, max_words
+            As in :meth:`build`.
+
+        Returns
+        -------
+        Vocabulary
+            Words ordered by decreasing total count, then alphabetically.
+        """
+        if isinstance(min_df, bool) or not isinstance(min_df, Integral) or min_df < 1:
+            raise CorpusError(f"min_df must be an integer of at least 1, got {min_df!r}")
+        if isinstance(max_df, bool) or not isinstance(max_df, Real) or not 0.0 < max_df <= 1.0:
+            raise CorpusError(f"max_df must be a fraction in (0, 1], got {max_df!r}")
+        if max_words is not None and (
+            isinstance(max_words, bool) or not isinstance(max_words, Integral) or max_words < 1
+        ):
+            raise CorpusError(
+                f"max_words must be an integer of at least 1 (or None for no limit), got {max_words!r}"
+            )
+        if not len(words) == len(term_counts) == len(doc_counts):
+            raise CorpusError(
+                f"{len(words)} words, {len(term_counts)} term counts and "
+                f"{len(doc_counts)} document counts differ in length"
+            )
         max_doc_count = max_df * n_docs
-        kept = [w for w, df in doc_count.items() if min_df <= df <= max_doc_count]
-        kept.sort(key=lambda w: (-term_count[w], w))
+        kept = [k for k, df in enumerate(doc_counts) if min_df <= df <= max_doc_count]
+        kept.sort(key=lambda k: (-term_counts[k], words[k]))
         if max_words is not None:
             kept = kept[:max_words]
-        return cls(tuple(kept))
+        return cls(tuple(words[k] for k in kept))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Vocabulary:
