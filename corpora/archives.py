@@ -213,7 +213,10 @@ def iter_tar_members(path: Path, max_bytes: int) -> Iterator[tuple[tuple[str, ..
     except CorpusError:
         raise
     except _ARCHIVE_ERRORS as exc:
-        raise CorpusError(f"cannot read {path} as a tar archive: {_describe(exc)}") from None
+        raise CorpusError(
+            f"cannot read {path} as a tar archive ({_describe(exc)}); check that it is a complete "
+            ".tar, .tar.gz, .tgz, .tar.bz2 or .tar.xz file"
+        ) from None
 
 
 def _read_member(
@@ -268,5 +271,6 @@ def _bomb(path: Path, name: str, size: int, stored: int) -> CorpusError:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+    # tarfile lists one failure per compression method on separate lines: keep the first line.
+    text = str(exc).strip().splitlines()[0].rstrip(":") if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

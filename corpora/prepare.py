@@ -397,6 +397,9 @@ def _finish(corpora_: list[Corpus], info: dict, *, explicit_test: bool) -> Datas
 
 def _nothing_left(split: str, counts: dict, corpus: Corpus, info: dict) -> str:
     options = info["options"]
+    if counts["n_loaded"] == 0:  # an empty bag-of-words file: the figures below would say nothing
+        source = info["source"] if split == "training" else info["test_source"]
+        return f"no documents: {source} holds no documents"
     msg = (
         f"no documents left after filtering: of {counts['n_loaded']} {split} documents, "
         f"{counts['n_dropped_short']} had fewer than {options['min_doc_tokens']} tokens and "
@@ -408,6 +411,8 @@ def _nothing_left(split: str, counts: dict, corpus: Corpus, info: dict) -> str:
             "--min-doc-tokens and the text column"
         )
     if len(corpus.vocabulary) == 0 and info.get("vocabulary", "").startswith("built"):
+        if options["min_df"] == 1:  # nothing left to lower: only --max-df can help
+            return msg + f"; the vocabulary is empty: raise --max-df (now {options['max_df']:g})"
         return (
             msg
             + f"; the vocabulary is empty: lower --min-df (now {options['min_df']}) or raise --max-df"
