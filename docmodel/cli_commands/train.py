@@ -39,6 +39,10 @@ def add_arguments(p) -> None:
     p.add_argument("--val-docs", type=int, default=100, help="training documents held out for early stopping")
     p.add_argument("--encoder-hidden", type=int, default=0, help="hidden units of q(h|x) (0 = linear)")
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument(
+        "--ema-decay", type=float, default=0.999,
+        help="decay of the parameter average used for validation and the saved model (0: off)",
+    )
     for comp in ("global-baseline", "input-baseline", "variance-norm", "local-signals"):
         p.add_argument(f"--no-{comp}", action="store_true", help=f"switch off NVIL's {comp.replace('-', ' ')}")
     p.add_argument("--learning-method", choices=["batch", "online"], default="batch", help="LDA learning method")
@@ -90,6 +94,7 @@ def build_model(args):
         n_val_docs=args.val_docs,
         encoder_hidden=args.encoder_hidden,
         weight_decay=args.weight_decay,
+        ema_decay=args.ema_decay or None,
         random_state=args.seed,
         device=args.device,
     )
