@@ -1,0 +1,55 @@
+"""The app's entry script: a router over the pages, with the session summary in the sidebar.
+
+Run with ``docmodel app`` (or ``streamlit run app/main.py``). Each browser session starts with
+the bundled demo corpus and keeps its own corpus and models in ``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # so that `import app...` works when run as a plain script
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import state, ui  # noqa: E402
+
+st.set_page_config(page_title="docmodel: topic models for documents", page_icon=":material/hub:", layout="wide")
+ui.page_setup()
+
+pages = [
+    st.Page(ui.PAGES["corpus"], title="Corpus", icon=":material/description:", default=True),
+    st.Page(ui.PAGES["train"], title="Train", icon=":material/model_training:"),
+    st.Page(ui.PAGES["compare"], title="Compare", icon=":material/leaderboard:"),
+    st.Page(ui.PAGES["explore"], title="Explore", icon=":material/travel_explore:"),
+    st.Page(ui.PAGES["models"], title="Models", icon=":material/inventory_2:"),
+]
+page = st.navigation(pages)
+
+with st.sidebar:
+    st.markdown("### This session")
+    ds = state.dataset()
+    if ds is None:
+        st.caption("No corpus yet.")
+    else:
+        s = ds.summary()
+        st.markdown(f"**Corpus:** {ui.md(state.dataset_name())}")
+        st.caption(
+            f"{s['n_docs_train']:,} training and {s['n_docs_test']:,} test documents, "
+            f"{s['n_words']:,} words"
+        )
+    models = state.models()
+    if models:
+        st.markdown("**Models:**")
+        for entry in models.values():
+            mark = "" if entry.fits(ds) else " (other vocabulary)"
+            st.caption(f"{ui.md(entry.label())}{mark}")
+    run = st.session_state.get(state.TRAINING)
+    if run is not None and not run.finished:
+        st.caption(f"Training **{ui.md(run.name)}** in the background (progress on the Train page).")
+    st.caption("Nothing is shared between browser sessions; reloading the page starts afresh.")
+
+page.run()

@@ -1,0 +1,218 @@
+"""Explore page: the SBN's units beside LDA's topics, the documents that switch a unit on, one
+document with its words coloured by the unit that explains them, text search and a map of units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import charts, measure, state, text_view, ui
+from docmodel.explain import (
+    attributed_segments,
+    token_spans,
+    top_documents,
+    unit_map,
+    unit_word_distributions,
+    word_attribution,
+)
+
+UNIT = "explore_unit"
+DOC = "explore_doc"
+SPLIT = "explore_split"
+LEGEND_UNITS = 8
+WIDE = {"top words": st.column_config.TextColumn(width="large"), "snippet": st.column_config.TextColumn(width="large"),
+        "match": st.column_config.TextColumn(width="large")}
+
+
+def doc_unit(entry, split: str, corpus) -> np.ndarray:
+    return state.cached(("doc_unit", entry.name, split), lambda: np.asarray(entry.model.transform(corpus.X)),
+                        spinner=f"Inferring the {split} documents' units under {entry.name}...")
+
+
+def top_words(entry, n: int = 10) -> list[list[str]]:
+    return state.cached(("top_words", entry.name, n), lambda: entry.model.top_words(n))
+
+
+def pick_row(table_key: str, positions_key: str, target: str) -> None:
+    """Callback of a selectable table: put the chosen row's value into the widget ``target``."""
+    rows = st.session_state[table_key]["selection"]["rows"]
+    values = st.session_state.get(positions_key, [])
+    if rows and rows[0] < len(values):
+        st.session_state[target] = int(values[rows[0]])
+
+
+def apply_doc_request(ds) -> None:
+    """A document sent here from another page (the Compare scatter)."""
+    request = st.session_state.pop(state.EXPLORE_DOC_REQUEST, None)
+    if request:
+        split = request["split"] if request["split"] == "train" or ds.test is not None else "train"
+        st.session_state[SPLIT] = split
+        st.session_state[DOC] = int(request["position"])
+
+
+def units_grid(sbn, lda, split, corpus) -> None:
+    cols = st.columns(2 if sbn and lda else 1)
+    for col, entry in zip(cols, [e for e in (sbn, lda) if e is not None]):
+        with col:
+            weights = doc_unit(entry, split, corpus)
+            words = top_words(entry)
+            figures = measure.figures(entry)
+            npmi = figures["figures"]["npmi_per_unit"] if figures else None
+            table = pd.DataFrame({
+                "unit": np.arange(weights.shape[1]),
+                ("on in (% of docs)" if entry.kind == "sbn" else "mean share (%)"): (
+                    100 * (weights > 0.5).mean(axis=0) if entry.kind == "sbn" else 100 * weights.mean(axis=0)
+                ).round(1),
+                "top words": [" ".join(w) for w in words],
+            })
+            if npmi is not None:
+                table["NPMI"] = np.round(npmi, 3)
+            title = "SBN units" if entry.kind == "sbn" else "LDA topics"
+            st.markdown(f"**{title}: {ui.md(entry.name)}**")
+            key = f"units_table_{entry.kind}"
+            st.session_state[f"{key}_values"] = list(range(weights.shape[1]))
+            if entry is (sbn or lda):
+                st.dataframe(table, hide_index=True, width="stretch", height=360, key=key, column_config=WIDE,
+                             on_select=lambda k=key: pick_row(k, f"{k}_values", UNIT), selection_mode="single-row")
+            else:
+                st.dataframe(table, hide_index=True, width="stretch", height=360, column_config=WIDE)
+    st.caption(ui.SBN_TOP_WORDS_NOTE + " Select a row of the first table to see its documents below.")
+
+
+def unit_documents(entry, split, corpus) -> None:
+    weights = doc_unit(entry, split, corpus)
+    words = top_words(entry)
+    n_units = weights.shape[1]
+    if st.session_state.get(UNIT, 0) >= n_units:
+        st.session_state[UNIT] = 0
+    unit = st.selectbox("Unit" if entry.kind == "sbn" else "Topic", list(range(n_units)), key=UNIT,
+                        format_func=lambda k: f"{k}: {' '.join(words[k][:6])}")
+    best = top_documents(weights, unit, n=10)
+    what = "q(h=1 | document)" if entry.kind == "sbn" else "topic share"
+    table = pd.DataFrame({
+        "document": [corpus.doc_ids[i] for i in best],
+        what: np.round(weights[best, unit], 3),
+        "snippet": [text_view.snippet(corpus.texts[i] if corpus.texts else "", 140) for i in best],
+    })
+    if corpus.labels is not None:
+        table.insert(1, "label", [corpus.labels[i] for i in best])
+    st.session_state["unit_docs_values"] = [int(i) for i in best]
+    st.dataframe(table, hide_index=True, width="stretch", key="unit_docs", column_config=WIDE,
+                 on_select=lambda: pick_row("unit_docs", "unit_docs_values", DOC), selection_mode="single-row")
+    st.caption(f"The {len(best)} documents of the {split} split that switch this unit on most strongly. "
+               "Select one to read it below.")
+
+
+def search_box(corpus) -> None:
+    query = st.text_input("Find documents by text", key="explore_search", placeholder="words that must all occur")
+    if not query.strip():
+        return
+    hits = text_view.search(corpus.texts, corpus.doc_ids, query, limit=30)
+    if not hits:
+        st.caption("No document contains all of these words.")
+        return
+    st.session_state["search_values"] = [i for i, _ in hits]
+    table = pd.DataFrame({"document": [corpus.doc_ids[i] for i, _ in hits], "match": [s for _, s in hits]})
+    st.dataframe(table, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(hits)), key="search_hits",
+                 column_config=WIDE,
+                 on_select=lambda: pick_row("search_hits", "search_values", DOC), selection_mode="single-row")
+    st.caption(f"{len(hits)} document(s) found{' (first 30)' if len(hits) == 30 else ''}; select one to read it.")
+
+
+def document_view(sbn, lda, split, corpus, ds) -> None:
+    n_docs = corpus.n_docs
+    if st.session_state.get(DOC, 0) >= n_docs:
+        st.session_state[DOC] = 0
+    doc = st.selectbox("Document", list(range(n_docs)), key=DOC, format_func=lambda i: corpus.doc_ids[i])
+    x = corpus.X[doc]
+    label = f" · label **{ui.md(corpus.labels[doc])}**" if corpus.labels is not None and corpus.labels[doc] else ""
+    st.markdown(f"**{ui.md(corpus.doc_ids[doc])}**{label} · {int(x.sum())} tokens in the vocabulary")
+    explainer = sbn or lda
+    weights = doc_unit(explainer, split, corpus)[doc]
+    word_unit = word_attribution(explainer.model, x)
+    order = [int(k) for k in np.argsort(-weights) if weights[k] > (0.5 if explainer.kind == "sbn" else 0.05)]
+    colours = text_view.unit_colours(order[:LEGEND_UNITS])
+    if corpus.texts is not None:
+        spans = token_spans(corpus.texts[doc], ds.info.get("options"), ds.vocabulary)
+        pieces = attributed_segments(corpus.texts[doc], spans, word_unit)
+    else:
+        pieces = text_view.bag_of_words_pieces(x.indices, x.data, ds.vocabulary.words, word_unit)
+    words = top_words(explainer)
+    st.html(text_view.legend_html(colours, dict(enumerate(words)), {k: float(weights[k]) for k in colours}))
+    if len(order) > len(colours):
+        st.caption(f"{len(order) - len(colours)} more units are on for this document (see the bars below); "
+                   "only the strongest are coloured.")
+    st.html(text_view.coloured_html(pieces, colours))
+    if explainer.kind == "sbn":
+        st.caption("Each word is coloured by the unit, among those switched on (q > 0.5), that raises its logit "
+                   "most (q_k · U[w, k]); uncoloured words are outside the vocabulary or raised by no active unit.")
+    else:
+        st.caption("Each word is coloured by the topic with the largest responsibility theta_k · beta[k, w].")
+    cols = st.columns(2 if sbn and lda else 1)
+    for col, entry in zip(cols, [e for e in (sbn, lda) if e is not None]):
+        with col:
+            w = doc_unit(entry, split, corpus)[doc]
+            names = top_words(entry)
+            values = pd.DataFrame({"unit": np.arange(len(w)), "value": w,
+                                   "top_words": [" ".join(t[:6]) for t in names]})
+            title = "q(h_k = 1 | document)" if entry.kind == "sbn" else "topic proportion"
+            st.markdown(f"**{ui.md(entry.name)}**: {title}")
+            st.altair_chart(charts.unit_bars(values, title, colours if entry is explainer else None), width="stretch")
+
+
+def units_map(sbn, lda, split, corpus) -> None:
+    entries = [e for e in (sbn, lda) if e is not None]
+
+    def compute():
+        dists = [unit_word_distributions(e.model) for e in entries]
+        return unit_map(np.vstack(dists), random_state=0)
+
+    xy = state.cached(("unit_map", *(e.name for e in entries)), compute,
+                      spinner="Placing the units by their Jensen-Shannon distances...")
+    rows, at = [], 0
+    for e in entries:
+        weights = doc_unit(e, split, corpus).mean(axis=0)
+        for k, words in enumerate(top_words(e)):
+            rows.append({"x": xy[at + k, 0], "y": xy[at + k, 1], "model": f"{e.name} ({e.kind.upper()})",
+                         "unit": k, "weight": float(weights[k]), "top_words": " ".join(words[:8])})
+        at += len(top_words(e))
+    st.altair_chart(charts.unit_map(pd.DataFrame(rows)), width="stretch")
+    st.caption("Units placed by multidimensional scaling of the Jensen-Shannon distances between their word "
+               "distributions (SBN unit k: softmax(b + U[:, k]), the words of a document with only unit k on; "
+               "LDA: the topic's distribution). Nearby units explain similar words.")
+
+
+ui.page_setup()
+st.title("Explore")
+ds = ui.require_corpus()
+ui.require_models()
+sbns, ldas = state.usable_models("sbn"), state.usable_models("lda")
+with ui.page_errors("exploring the models"):
+    apply_doc_request(ds)
+    c1, c2, c3 = st.columns(3)
+    sbn_name = c1.selectbox("SBN", [e.name for e in sbns], key="explore_sbn") if sbns else None
+    lda_name = c2.selectbox("LDA", [e.name for e in ldas], key="explore_lda") if ldas else None
+    splits = ["train", "test"] if ds.test is not None else ["train"]
+    if st.session_state.get(SPLIT) not in splits:
+        st.session_state[SPLIT] = splits[-1]
+    split = c3.radio("Documents from", splits, key=SPLIT, horizontal=True)
+    sbn = state.models()[sbn_name] if sbn_name else None
+    lda = state.models()[lda_name] if lda_name else None
+    corpus = state.split_corpus(ds, split)
+    if not sbns:
+        st.info("No SBN for this corpus yet: showing LDA's topics only.")
+
+with ui.page_errors("showing the units"):
+    st.subheader("Units and topics")
+    units_grid(sbn, lda, split, corpus)
+with ui.page_errors("listing a unit's documents"):
+    st.subheader("Documents that switch a unit on")
+    unit_documents(sbn or lda, split, corpus)
+with ui.page_errors("showing the document"):
+    st.subheader("A document")
+    search_box(corpus)
+    document_view(sbn, lda, split, corpus, ds)
+with ui.page_errors("drawing the map of units"):
+    st.subheader("Map of units and topics")
+    units_map(sbn, lda, split, corpus)

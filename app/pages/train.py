@@ -1,0 +1,206 @@
+"""Train page: SBN and LDA settings, training in the background with live progress, cancel."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import charts, settings, state, ui
+from app.runner import RUNNING, TrainingRun
+
+STOPPED = {
+    "max_epochs": "epoch limit",
+    "max_iter": "iteration limit",
+    "early_stopping": "early stopping",
+    "time_budget": "time budget",
+    "max_seconds": "time budget",
+    "cancelled": "cancelled",
+    "callback": "cancelled",
+    "diverged": "diverged",
+}
+
+
+def start(name: str, estimator, run_settings: dict, max_epochs: int, max_seconds: float) -> None:
+    """Start training ``estimator`` on the corpus in a background thread."""
+    ds = state.dataset()
+    n_train = ds.train.n_docs
+    train_rows, val_rows = state.training_rows(n_train), state.validation_rows(n_train)
+    if len(val_rows) == 0 or len(train_rows) == 0:
+        st.error(f"The training split has {n_train} documents; at least 2 are needed (one to validate on).")
+        return
+    run = TrainingRun(
+        name=name,
+        estimator=estimator,
+        X=ds.train.X[train_rows],
+        X_val=ds.train.X[val_rows],
+        vocabulary=ds.vocabulary,
+        settings=dict(run_settings, n_train_docs=len(train_rows), n_val_docs=len(val_rows)),
+        max_epochs=max_epochs,
+        max_seconds=max_seconds or None,
+    )
+    st.session_state[state.TRAINING] = run.start()
+    st.rerun()
+
+
+def busy() -> bool:
+    run = st.session_state.get(state.TRAINING)
+    if run is not None and not run.finished:
+        st.warning(f"**{ui.md(run.name)}** is still training: wait for it or cancel it first.")
+        return True
+    return False
+
+
+def sbn_form() -> None:
+    with st.form("sbn_form", border=True):
+        st.markdown("#### Sigmoid belief network")
+        st.caption("Binary latent units, inference network, trained with NVIL (Mnih & Gregor 2014) or wake-sleep.")
+        name = st.text_input("Name", key="sbn_name", placeholder="default: sbn-nvil-50")
+        c1, c2 = st.columns(2)
+        layers_text = c1.text_input("Units per layer", "50", key="sbn_layers",
+                                    help="One number for one layer; '100, 50' for two layers (nearest the words first).")
+        algorithm = c2.selectbox("Algorithm", list(settings.SBN_ALGORITHMS), key="sbn_algorithm")
+        max_epochs = c1.number_input("Max. epochs", 1, 10_000, 200, key="sbn_epochs")
+        max_seconds = c2.number_input("Time budget (s, 0 = none)", 0, 86_400, 60, key="sbn_seconds")
+        lr = c1.number_input("Learning rate", 1e-6, 1.0, 3e-3, format="%g", step=1e-4, key="sbn_lr",
+                             help="Adam; the paper used SGD with 3e-5.")
+        enc_lr = c2.number_input("Inference network rate (0 = same)", 0.0, 1.0, 0.0, format="%g", step=1e-4,
+                                 key="sbn_enc_lr")
+        batch = c1.number_input("Batch size", 1, 4096, 64, key="sbn_batch")
+        patience = c2.number_input("Early-stopping patience (epochs)", 1, 10_000, 20, key="sbn_patience")
+        seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="sbn_seed")
+        submitted = st.form_submit_button("Train SBN", type="primary")
+    if submitted and not busy():
+        with ui.page_errors("starting the SBN"):
+            layers = settings.parse_layers(layers_text)
+            algo = settings.SBN_ALGORITHMS[algorithm]
+            estimator = settings.sbn_estimator(
+                layers=layers, algorithm=algo, max_epochs=max_epochs, max_seconds=max_seconds,
+                learning_rate=lr, encoder_learning_rate=enc_lr, batch_size=batch, patience=patience, seed=seed,
+            )
+            chosen = settings.model_name(name) if name.strip() else state.unique_name(
+                settings.default_name("sbn", algo, layers))
+            if not state.unique_name(chosen) == chosen:
+                st.error(f"A model named {ui.md(chosen)} exists already; choose another name.")
+                return
+            run_settings = {"kind": "sbn", "algorithm": algo, "layers": list(layers), "max_epochs": max_epochs,
+                            "max_seconds": max_seconds, "learning_rate": lr, "batch_size": batch, "seed": seed}
+            start(chosen, estimator, run_settings, max_epochs, max_seconds)
+
+
+def lda_form() -> None:
+    with st.form("lda_form", border=True):
+        st.markdown("#### Latent Dirichlet allocation")
+        st.caption("scikit-learn's variational Bayes (Hoffman, Blei & Bach 2010), for comparison.")
+        name = st.text_input("Name", key="lda_name", placeholder="default: lda-batch-50")
+        c1, c2 = st.columns(2)
+        n_units = c1.number_input("Topics", 1, 2000, 50, key="lda_units")
+        method = c2.selectbox("Learning method", list(settings.LDA_METHODS), key="lda_method")
+        max_iter = c1.number_input("Max. iterations (passes)", 1, 10_000, 100, key="lda_iter")
+        max_seconds = c2.number_input("Time budget (s, 0 = none)", 0, 86_400, 60, key="lda_seconds")
+        patience = c2.number_input("Early-stopping patience (0 = none)", 0, 10_000, 10, key="lda_patience",
+                                   help="Stop after this many iterations without a better validation bound.")
+        seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="lda_seed")
+        submitted = st.form_submit_button("Train LDA", type="primary")
+    if submitted and not busy():
+        with ui.page_errors("starting LDA"):
+            learning = settings.LDA_METHODS[method]
+            estimator = settings.lda_estimator(
+                n_units=n_units, learning_method=learning, max_iter=max_iter, max_seconds=max_seconds,
+                patience=patience, seed=seed,
+            )
+            chosen = settings.model_name(name) if name.strip() else state.unique_name(
+                settings.default_name("lda", learning, n_units))
+            if not state.unique_name(chosen) == chosen:
+                st.error(f"A model named {ui.md(chosen)} exists already; choose another name.")
+                return
+            run_settings = {"kind": "lda", "learning_method": learning, "n_units": n_units, "max_iter": max_iter,
+                            "max_seconds": max_seconds, "seed": seed}
+            start(chosen, estimator, run_settings, max_iter, max_seconds)
+
+
+def progress_panel() -> None:
+    """The current run's progress; polls every second while the run is going."""
+    with ui.page_errors("showing the training progress"):
+        _progress()
+
+
+def _progress() -> None:
+    run = st.session_state.get(state.TRAINING)
+    if run is None:
+        return
+    p = run.snapshot()
+    if p.status != RUNNING:
+        if state.collect_training() is not None:
+            st.rerun(scope="app")
+    st.markdown(f"#### Training {ui.md(run.name)}")
+    parts = [f"{100 * p.fraction:.0f} %", f"epoch {p.epoch}", f"{ui.fmt_seconds(p.elapsed)} elapsed"]
+    if p.status == RUNNING:
+        parts.append(f"about {ui.fmt_seconds(p.remaining)} left (at most)" if p.remaining is not None else "estimating...")
+    else:
+        parts.append({"done": "finished", "cancelled": "cancelled, best model kept", "failed": "failed"}[p.status])
+    st.progress(p.fraction, text=" · ".join(parts))
+    if p.error:
+        st.error(ui.md(p.error))
+    curve = [
+        {"model": run.name, "epoch": h.get("epoch", i + 1), "seconds": h.get("seconds", 0.0),
+         "val_perplexity_bound": h["val_perplexity_bound"]}
+        for i, h in enumerate(p.history)
+        if h.get("val_perplexity_bound") is not None
+    ]
+    if curve:
+        st.altair_chart(charts.training_curves(pd.DataFrame(curve), x="epoch"), width="stretch")
+        st.caption(f"Per-document perplexity bound on {run.settings['n_val_docs']} held-out training documents.")
+    if p.status == RUNNING:
+        if run.cancel_requested:
+            st.info("Stopping after this epoch; the best model so far will be kept.")
+        elif st.button("Cancel (keep the best model so far)", key="cancel_training", icon=":material/stop_circle:"):
+            run.cancel()
+            st.rerun(scope="fragment")
+
+
+def models_table() -> None:
+    models = state.models()
+    if not models:
+        st.caption("No models in this session yet.")
+        return
+    ds = state.dataset()
+    rows = []
+    for entry in models.values():
+        m = entry.model
+        history = getattr(m, "history_", [])
+        vals = [h["val_perplexity_bound"] for h in history if h.get("val_perplexity_bound") is not None]
+        rows.append({
+            "name": entry.name,
+            "kind": entry.kind.upper(),
+            "units": entry.n_units,
+            "training": entry.settings.get("algorithm", entry.settings.get("learning_method", entry.origin)),
+            "epochs": len(history),
+            "train time (s)": round(float(getattr(m, "train_seconds_", float("nan"))), 1),
+            "best val. perplexity (bound)": round(min(vals), 1) if vals else None,
+            "stopped by": STOPPED.get(getattr(m, "stopped_", None), getattr(m, "stopped_", None) or "-"),
+            "fits this corpus": entry.fits(ds),
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+ui.page_setup()
+st.title("Train")
+ds = ui.require_corpus()
+n_train = ds.train.n_docs
+st.caption(
+    f"Both models learn from the same {len(state.training_rows(n_train)):,} training documents; "
+    f"{len(state.validation_rows(n_train)):,} more are held out for early stopping and the curves below. "
+    "Training runs in the background: you can switch pages meanwhile."
+)
+left, right = st.columns(2)
+with left:
+    sbn_form()
+with right:
+    lda_form()
+
+run = st.session_state.get(state.TRAINING)
+active = run is not None and not run.finished
+st.fragment(progress_panel, run_every=1.0 if active else None)()
+
+st.subheader("Models in this session")
+models_table()

@@ -1,0 +1,136 @@
+"""Training in a background thread, so the page stays responsive.
+
+A :class:`TrainingRun` owns one thread that calls the estimator's ``fit`` with a callback. The
+callback only writes into a lock-protected progress record and answers whether to stop; the
+page reads snapshots of that record (``st.fragment(run_every=1)``) and never touches the thread's
+objects while it runs. Cancelling sets an event: at the end of the current epoch the callback
+returns True and the estimator keeps the best parameters so far.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from corpora.errors import CorpusError
+
+log = logging.getLogger(__name__)
+
+RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A consistent copy of a run's progress at one moment."""
+
+    status: str
+    fraction: float
+    elapsed: float
+    remaining: float | None
+    epoch: int
+    history: tuple[dict, ...]
+    error: str = ""
+
+
+@dataclass
+class TrainingRun:
+    """One model being trained in the background.
+
+    Parameters
+    ----------
+    name : str
+        The name the model will have in the session.
+    estimator : SBNTopicModel or LDATopicModel
+        Unfitted; ``fit`` is called in the thread.
+    X, X_val : sparse matrices
+        Training and validation counts.
+    vocabulary : corpora.Vocabulary
+    settings : dict
+        The settings to keep with the model.
+    max_epochs : int
+        Used for the progress fraction when the estimator does not report one.
+    max_seconds : float or None
+    """
+
+    name: str
+    estimator: object
+    X: object
+    X_val: object
+    vocabulary: object
+    settings: dict
+    max_epochs: int
+    max_seconds: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _history: list = field(default_factory=list, repr=False)
+    _status: str = RUNNING
+    _error: str = ""
+    _fraction: float = 0.0
+    _started: float = 0.0
+    _ended: float | None = None
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    collected: bool = False
+
+    def start(self) -> TrainingRun:
+        self._started = time.perf_counter()
+        self._thread = threading.Thread(target=self._train, name=f"train-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the run to stop after the current epoch, keeping the best model so far."""
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def finished(self) -> bool:
+        with self._lock:
+            return self._status != RUNNING
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def snapshot(self) -> Progress:
+        with self._lock:
+            end = self._ended if self._ended is not None else time.perf_counter()
+            elapsed = end - self._started
+            fraction = 1.0 if self._status == DONE else self._fraction
+            remaining = None
+            if self._status == RUNNING and fraction > 0:
+                # From the estimator's own clock (which starts after set-up), like the CLI's bar.
+                trained = float(self._history[-1].get("seconds", elapsed)) if self._history else elapsed
+                remaining = trained * (1 - fraction) / fraction
+            epoch = int(self._history[-1].get("epoch", 0)) if self._history else 0
+            return Progress(self._status, fraction, elapsed, remaining, epoch, tuple(self._history), self._error)
+
+    # ---- the thread ---------------------------------------------------------------------
+    def _callback(self, metrics: dict) -> bool:
+        fraction = metrics.get("progress")
+        if fraction is None:
+            by_epoch = metrics.get("epoch", 0) / max(self.max_epochs, 1)
+            by_time = metrics.get("seconds", 0.0) / self.max_seconds if self.max_seconds else 0.0
+            fraction = max(by_epoch, by_time)
+        with self._lock:
+            self._history.append(dict(metrics))
+            self._fraction = float(min(1.0, max(0.0, fraction)))
+        return self._cancel.is_set()
+
+    def _train(self) -> None:
+        status, error = DONE, ""
+        try:
+            self.estimator.fit(self.X, vocabulary=self.vocabulary, X_val=self.X_val, callback=self._callback)
+            if self._cancel.is_set():
+                status = CANCELLED
+        except CorpusError as exc:
+            status, error = FAILED, str(exc)
+        except Exception as exc:  # the thread must always end with a status the page can show
+            log.exception("training %s failed", self.name)
+            status, error = FAILED, f"training failed unexpectedly: {type(exc).__name__}: {exc}"
+        with self._lock:
+            self._status, self._error, self._ended = status, error, time.perf_counter()

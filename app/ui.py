@@ -1,0 +1,104 @@
+"""Small pieces every page uses: error handling at page level, the corpus guard, messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from app import resources, state
+from app.text_view import markdown_escape as md
+from corpora import CorpusError
+from corpora.prepare import PrepareOptions
+
+log = logging.getLogger(__name__)
+
+PAGES = {
+    "corpus": "pages/corpus.py",
+    "train": "pages/train.py",
+    "compare": "pages/compare.py",
+    "explore": "pages/explore.py",
+    "models": "pages/models.py",
+}
+DEMO_OFFERED = "demo_offered"
+SBN_TOP_WORDS_NOTE = (
+    "An SBN unit's top words are the words whose logits rise most when the unit turns on "
+    "(its column of the visible layer's weights U); an LDA topic's are its most probable words."
+)
+
+
+@contextmanager
+def page_errors(what: str) -> Iterator[None]:
+    """Show user errors as ``st.error`` and anything unexpected as a short message, never a
+    traceback. Streamlit's own control flow (rerun, stop, switch_page) passes through."""
+    try:
+        yield
+    except CorpusError as exc:  # ModelError is a CorpusError too
+        st.error(md(str(exc)), icon=":material/error:")
+    except Exception as exc:
+        log.exception("unexpected error while %s", what)
+        st.error(
+            f"Something went wrong while {what}: {type(exc).__name__}: {md(str(exc))}. "
+            "The session keeps its corpus and models; try again or change the settings.",
+            icon=":material/error:",
+        )
+
+
+def page_setup() -> None:
+    """Start of every run, from the router or from a page run on its own: the session's keys,
+    a finished background run's model, the demo corpus on the session's first run, and the
+    messages left by the previous run. Safe to call more than once per run."""
+    state.init()
+    resources.warm_up()
+    state.collect_training()
+    if state.dataset() is None and not st.session_state.get(DEMO_OFFERED):
+        st.session_state[DEMO_OFFERED] = True
+        try:
+            default = PrepareOptions(test_fraction=0.2)
+            state.set_dataset(resources.demo_dataset(resources.options_key(default)), resources.DEMO_NAME)
+        except CorpusError as exc:
+            state.flash("warning", f"The demo corpus is not available ({exc}); upload a corpus instead.")
+    show_messages()
+
+
+def show_messages() -> None:
+    """Messages left by the previous run (e.g. 'model trained') shown once."""
+    for kind, text in state.pop_messages():
+        getattr(st, kind)(text)
+
+
+def require_corpus():
+    """The session's corpus, or a pointer to the Corpus page and a stop."""
+    ds = state.dataset()
+    if ds is None:
+        st.info("There is no corpus in this session yet: choose or upload one first.")
+        st.page_link(PAGES["corpus"], label="Go to Corpus", icon=":material/description:")
+        st.stop()
+    return ds
+
+
+def require_models(kind: str | None = None, what: str = "models"):
+    """Models that fit the current corpus, or a pointer to the Train page and a stop."""
+    found = state.usable_models(kind)
+    if not found:
+        others = len(state.models()) - len(found)
+        extra = f" ({others} other models were trained on another vocabulary)" if others else ""
+        st.info(f"No {what} for this corpus yet{extra}: train one first.")
+        st.page_link(PAGES["train"], label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    return found
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

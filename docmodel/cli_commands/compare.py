@@ -1,0 +1,68 @@
+"""``docmodel compare CORPUS_DIR [--units 50] [--max-minutes M] [--seed S] [--samples 100] --out REPORT_DIR``."""
+
+from __future__ import annotations
+
+from corpora.errors import CorpusError
+from docmodel.cli_commands._common import ProgressBar, load_dataset
+
+MODELS = ("sbn_nvil", "sbn_wake_sleep", "lda")
+
+
+def _models(text: str) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [n for n in names if n not in MODELS]
+    if unknown or not names:
+        raise CorpusError(f"--models takes a comma-separated list of {', '.join(MODELS)}; got {text!r}")
+    return names
+
+
+def add_arguments(p) -> None:
+    p.add_argument("corpus_dir", help="a corpus directory made by 'docmodel prepare', with a test split")
+    p.add_argument("-o", "--out", required=True, help="report directory to write")
+    p.add_argument("--units", type=int, default=50, help="latent units / topics of every model (default 50)")
+    p.add_argument(
+        "--max-minutes", type=float,
+        help="training time for all models together, shared out equally (evaluation comes on top)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=100, help="importance samples per document (default 100)")
+    p.add_argument("--val-docs", type=int, default=100, help="training documents held out for validation (default 100)")
+    p.add_argument("--models", default=",".join(MODELS), help=f"models to train (default {','.join(MODELS)})")
+    p.add_argument("--device", default="cpu", help="device of the SBNs: cpu, cuda or auto")
+
+
+def run(args) -> int:
+    from docmodel.compare import MODEL_LABELS, CompareSettings, run_compare
+
+    settings = CompareSettings(
+        n_units=args.units,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        n_samples=args.samples,
+        n_val_docs=args.val_docs,
+        models=_models(args.models),
+        sbn_params={"device": args.device},
+    )
+    dataset = load_dataset(args.corpus_dir)
+    bars = []
+
+    def progress(name):
+        if bars:
+            bars[-1].close()
+        bar = ProgressBar(f"training {name}")
+        bars.append(bar)
+        return bar
+
+    try:
+        report = run_compare(dataset, args.out, settings, corpus_dir=args.corpus_dir, callback_factory=progress)
+    finally:
+        if bars:
+            bars[-1].close()
+    print(f"{'model':<30}{'bound':>10}{'IS':>10}{'completion':>12}{'NPMI':>8}{'seconds':>9}")
+    for name, fig in report["models"].items():
+        print(
+            f"{MODEL_LABELS[name]:<30}{fig['perplexity_bound']:>10.1f}{fig['perplexity_is']:>10.1f}"
+            f"{fig['perplexity_completion']:>12.1f}{fig['npmi']:>8.3f}{fig['train_seconds']:>9.0f}"
+        )
+    print(f"report written to {args.out}/report.md")
+    return 0

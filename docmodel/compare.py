@@ -1,0 +1,324 @@
+"""``docmodel compare``: SBNs (NVIL and wake-sleep) and LDA trained on one split, measured by one
+evaluation, written up as a report.
+
+Every model gets the same number of latent units, the same training documents and the same 100
+validation documents (held out from the training split, as the NVIL paper does for early
+stopping; LDA records its validation curve on them and stops early on them too). All models are
+then scored on the test split by :func:`docmodel.evaluation.evaluate` and the measures of
+:mod:`docmodel.quality`, with the same seeds. The figures of a report can be recomputed from the
+saved models (:func:`recompute_report`), which is how a test checks that no number in a report
+was produced by anything but this code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from docmodel.base import TopicModel
+from docmodel.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAMES = ("sbn_nvil", "sbn_wake_sleep", "lda")
+MODEL_LABELS = {
+    "sbn_nvil": "SBN (NVIL)",
+    "sbn_wake_sleep": "SBN (wake-sleep)",
+    "lda": "LDA (scikit-learn, batch VB)",
+}
+# Training order: LDA first, since it usually stops early and leaves time to the SBNs.
+TRAIN_ORDER = ("lda", "sbn_nvil", "sbn_wake_sleep")
+N_TOP_NPMI = 10
+N_TOP_DIVERSITY = 25
+EVALUATION_KEYS = (
+    "perplexity_bound", "perplexity_is", "perplexity_completion",
+    "perplexity_bound_per_word", "perplexity_is_per_word", "perplexity_completion_per_word",
+    "elbo_per_doc", "n_docs", "n_tokens", "n_docs_completion",
+)
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """What ``docmodel compare`` trains and how it measures.
+
+    Attributes
+    ----------
+    n_units : int
+        Latent units (SBN) and topics (LDA), the same for every model.
+    max_minutes : float or None
+        Training time for all models together. Each model gets an equal share of what is left
+        when it starts (LDA is trained first; time it does not use goes to the SBNs).
+        Evaluation comes on top. None: every model stops by its own rule.
+    seed : int
+        Seeds the validation split, every model and every estimate.
+    n_samples : int
+        Importance samples per document (IS and completion).
+    n_val_docs : int
+        Training documents held out for validation and early stopping.
+    lda_patience : int
+        LDA early stopping: validation measurements without improvement.
+    models : tuple of str
+        Which of ``sbn_nvil``, ``sbn_wake_sleep``, ``lda`` to train.
+    sbn_params, lda_params : mapping
+        Further estimator parameters (for example a small ``max_epochs`` for quick runs).
+    """
+
+    n_units: int = 50
+    max_minutes: float | None = None
+    seed: int = 0
+    n_samples: int = 100
+    n_val_docs: int = 100
+    lda_patience: int = 10
+    models: tuple[str, ...] = MODEL_NAMES
+    sbn_params: Mapping = field(default_factory=dict)
+    lda_params: Mapping = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models))
+        unknown = [m for m in self.models if m not in MODEL_NAMES]
+        if unknown:
+            raise ModelError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_NAMES)}")
+        if not self.models or len(set(self.models)) != len(self.models):
+            raise ModelError(f"models must name each model once, at least one; got {', '.join(self.models) or 'none'}")
+        for name in ("n_units", "n_samples", "n_val_docs", "lda_patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ModelError(f"{name} must be a positive integer, got {value!r}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ModelError(f"max_minutes must be positive, got {self.max_minutes!r}")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["models"] = list(self.models)
+        out["sbn_params"], out["lda_params"] = dict(self.sbn_params), dict(self.lda_params)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> CompareSettings:
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def model_label(name: str, model: TopicModel) -> str:
+    """Display name of a model in the report."""
+    if name == "lda":
+        return f"LDA (scikit-learn, {model.learning_method} VB)"
+    return MODEL_LABELS[name]
+
+
+def build_model(name: str, settings: CompareSettings, max_seconds: float | None) -> TopicModel:
+    """The estimator ``name`` with the settings' units, seed and a time budget in seconds."""
+    if name == "lda":
+        from docmodel.lda import LDATopicModel
+
+        params = {"patience": settings.lda_patience, **settings.lda_params}
+        return LDATopicModel(settings.n_units, max_seconds=max_seconds, random_state=settings.seed, **params)
+    from docmodel.sbn_estimator import SBNTopicModel
+
+    algorithm = {"sbn_nvil": "nvil", "sbn_wake_sleep": "wake-sleep"}[name]
+    params = dict(settings.sbn_params)
+    if max_seconds is not None:
+        # The budget, not an epoch count, ends a timed run (early stopping still applies).
+        params.setdefault("max_epochs", 100_000)
+    return SBNTopicModel(
+        settings.n_units, algorithm=algorithm, max_seconds=max_seconds, random_state=settings.seed, **params
+    )
+
+
+def validation_split(n_docs: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the training and validation documents (a seeded random subset of ``n_val``)."""
+    if n_docs <= n_val:
+        raise ModelError(
+            f"the training split has {n_docs} non-empty documents; at least {n_val + 1} are needed to hold "
+            f"out {n_val} for validation (lower the number of validation documents)"
+        )
+    perm = np.random.default_rng(seed).permutation(n_docs)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def model_figures(model: TopicModel, name: str, dataset, settings: CompareSettings) -> tuple[dict, dict]:
+    """Every figure of the report for one model, and its per-document bound perplexities.
+
+    Parameters
+    ----------
+    model : TopicModel
+        A fitted model.
+    name : str
+        Its key in the report.
+    dataset : corpora.Dataset
+        With a test split; NPMI counts co-occurrence on the whole training split.
+    settings : CompareSettings
+
+    Returns
+    -------
+    figures : dict
+        JSON-ready numbers: evaluation figures, ``npmi`` (mean) and ``npmi_per_unit``,
+        ``diversity``, ``label_accuracy`` (None without labels), ``train_seconds``, training
+        curve, top words; ``sklearn_perplexity_per_word`` for LDA.
+    per_document : dict
+        ``doc_index`` (test rows) and ``doc_perplexity_bound``, arrays of shape (n_docs,).
+    """
+    from docmodel.evaluation import evaluate
+    from docmodel.quality import label_accuracy, npmi_coherence, top_word_ids, topic_diversity
+
+    test = dataset.test
+    result = evaluate(model, test.X, n_samples=settings.n_samples, random_state=settings.seed, per_document=True)
+    figures = {key: _plain(result[key]) for key in EVALUATION_KEYS}
+    unit_word = model.unit_word()
+    npmi = npmi_coherence(top_word_ids(unit_word, N_TOP_NPMI), dataset.train.X, n_top=N_TOP_NPMI)
+    figures["npmi"] = float(np.nanmean(npmi))
+    figures["npmi_per_unit"] = [float(v) for v in npmi]
+    figures["diversity"] = topic_diversity(top_word_ids(unit_word, N_TOP_DIVERSITY).tolist(), N_TOP_DIVERSITY)
+    figures["label_accuracy"] = (
+        label_accuracy(model.transform(test.X), test.labels, random_state=settings.seed) if test.has_labels else None
+    )
+    if name == "lda":
+        figures["sklearn_perplexity_per_word"] = model.sklearn_perplexity(test.X)
+    figures["train_seconds"] = float(model.train_seconds_)
+    figures["n_units"] = int(model.n_units_)
+    figures["epochs"] = len(model.history_)
+    figures["stopped"] = getattr(model, "stopped_", None)
+    figures["best_val_perplexity_bound"] = _plain(getattr(model, "best_val_perplexity_bound_", None))
+    figures["curve"] = {
+        "seconds": [float(h["seconds"]) for h in model.history_ if h.get("val_perplexity_bound") is not None],
+        "val_perplexity_bound": [
+            float(h["val_perplexity_bound"]) for h in model.history_ if h.get("val_perplexity_bound") is not None
+        ],
+    }
+    figures["top_words"] = model.top_words(N_TOP_NPMI, dataset.vocabulary)
+    per_document = {"doc_index": result["doc_index"], "doc_perplexity_bound": result["doc_perplexity_bound"]}
+    return figures, per_document
+
+
+def run_compare(
+    dataset,
+    report_dir: str | Path,
+    settings: CompareSettings,
+    *,
+    corpus_dir: str | Path | None = None,
+    callback_factory: Callable[[str], Callable | None] | None = None,
+) -> dict:
+    """Train, save, evaluate and report every model of ``settings``.
+
+    Parameters
+    ----------
+    dataset : corpora.Dataset
+        Must have a test split.
+    report_dir : str or Path
+        Written: ``report.json``, ``report.md``, ``per_document.csv``, the PNG plots and
+        ``models/<name>/`` (each model's checkpoint).
+    settings : CompareSettings
+    corpus_dir : str or Path, optional
+        Recorded in the report.
+    callback_factory : callable, optional
+        ``callback_factory(name)`` gives the training callback of model ``name``.
+
+    Returns
+    -------
+    dict
+        The report (as written to ``report.json``).
+    """
+    import time
+
+    from docmodel.report import write_report
+
+    if dataset.test is None or dataset.test.n_docs == 0:
+        raise ModelError("compare needs a corpus with a test split; prepare it with a test split (--test-fraction)")
+    report_dir = Path(report_dir)
+    train, n_empty = dataset.train.drop_empty()
+    train_rows, val_rows = validation_split(train.n_docs, settings.n_val_docs, settings.seed)
+    X_train, X_val = train.X[train_rows], train.X[val_rows]
+    budget = settings.max_minutes * 60.0 if settings.max_minutes else None
+    order = [m for m in TRAIN_ORDER if m in settings.models]
+    started = time.perf_counter()
+    models, shares = {}, {}
+    for i, name in enumerate(order):
+        share = None
+        if budget is not None:
+            # An equal share of what is left; at least a second so every model trains a little.
+            share = max((budget - (time.perf_counter() - started)) / (len(order) - i), 1.0)
+        logger.info("training %s (%s)", name, f"{share:.0f} s budget" if share else "no time budget")
+        shares[name] = share
+        model = build_model(name, settings, share)
+        callback = callback_factory(name) if callback_factory else None
+        model.fit(X_train, vocabulary=dataset.vocabulary, X_val=X_val, callback=callback)
+        model.save(report_dir / "models" / name)
+        models[name] = model
+    figures, per_document = {}, {}
+    for name in settings.models:
+        logger.info("evaluating %s", name)
+        figures[name], per_document[name] = model_figures(models[name], name, dataset, settings)
+        figures[name]["label"] = model_label(name, models[name])
+        figures[name]["budget_seconds"] = shares[name]
+    report = {
+        "models": figures,
+        "corpus": {
+            "path": None if corpus_dir is None else str(corpus_dir),
+            "n_words": len(dataset.vocabulary),
+            "n_docs_train": int(len(train_rows)),
+            "n_docs_val": int(len(val_rows)),
+            "n_docs_train_empty_dropped": int(n_empty),
+            "n_docs_test": int(dataset.test.n_docs),
+            "n_tokens_test": int(dataset.test.n_tokens),
+            "has_labels": bool(dataset.test.has_labels),
+        },
+        "settings": {
+            **settings.to_dict(),
+            "train_order": order,
+            "budget_rule": "equal share of the remaining training time, models in train_order"
+            if budget is not None else "none: each model stops by its own rule",
+            "npmi_top_words": N_TOP_NPMI,
+            "diversity_top_words": N_TOP_DIVERSITY,
+            "label_accuracy": "5-fold stratified CV, logistic regression on standardised transform(test)",
+        },
+    }
+    write_report(report_dir, report, per_document, doc_ids=dataset.test.doc_ids)
+    return report
+
+
+def recompute_report(report_dir: str | Path, corpus_dir: str | Path) -> dict:
+    """Reload the models of a report and recompute every figure from scratch.
+
+    Parameters
+    ----------
+    report_dir : str or Path
+        A directory written by :func:`run_compare`.
+    corpus_dir : str or Path
+        The prepared corpus the report was made from.
+
+    Returns
+    -------
+    dict
+        ``{"models": {name: figures}}``, figures as :func:`model_figures` computes them.
+    """
+    from corpora.corpus import Dataset
+    from docmodel.checkpoint import load_model
+
+    report_dir = Path(report_dir)
+    try:
+        report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{report_dir} holds no report.json; make one with 'docmodel compare'") from None
+    settings = CompareSettings.from_dict(report["settings"])
+    dataset = Dataset.load(corpus_dir)
+    out = {}
+    for name in settings.models:
+        model = load_model(report_dir / "models" / name)
+        vocab = model.vocabulary_
+        if vocab is not None and tuple(vocab.words) != tuple(dataset.vocabulary.words):
+            raise ModelError(
+                f"model {name} was trained on another vocabulary than the corpus in {corpus_dir}; "
+                "pass the corpus the report was made from"
+            )
+        out[name], _ = model_figures(model, name, dataset, settings)
+    return {"models": out}
+
+
+def _plain(value):
+    """numpy scalars -> Python numbers (JSON)."""
+    return value.item() if isinstance(value, np.generic) else value

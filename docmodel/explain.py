@@ -1,0 +1,256 @@
+"""Explanations of fitted models for people: which unit explains each word, the documents a
+unit is most sure about, and a 2-D map of units.
+
+* Word attribution. For the SBN (Mnih & Gregor 2014) each word token is drawn from
+  ``softmax(U h + b_v)``; when unit k is on it adds ``U[w, k]`` to word w's logit. A word is
+  credited to the unit, among those the inference network switches on (q(h_k=1|x) > 0.5), with
+  the largest ``q_k * U[w, k]``; a word no such unit pushes up is credited to none. For LDA
+  (Blei, Ng & Jordan 2003) a word goes to the topic with the largest responsibility
+  ``theta_k * beta[k, w]``.
+* Unit map. Each unit is a distribution over words (the SBN's ``softmax(b_v + U[:, k])``, the
+  word distribution of a document with only unit k on; LDA's topic ``beta_k``); units are placed
+  in 2-D by metric MDS on their Jensen-Shannon distances (base 2, so distances lie in [0, 1]),
+  in the manner of LDAvis (Sievert & Shirley 2014).
+* Token spans. Where the words of a raw text are, so an app can colour them: the tokenizer of
+  :mod:`corpora.tokenize` applied in place (without learned phrases).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+
+import numpy as np
+import scipy.sparse as sp
+
+from corpora.tokenize import Tokenizer, TokenizerConfig, strip_header_block
+from corpora.vocabulary import Vocabulary
+from docmodel.base import TopicModel, check_counts
+from docmodel.errors import ModelError
+
+ACTIVE_THRESHOLD = 0.5
+"""A unit counts as switched on for a document when q(h_k=1|x) exceeds this."""
+
+
+def word_attribution(model: TopicModel, x_row, *, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
+    """The unit (or topic) that best explains each word of one document.
+
+    Parameters
+    ----------
+    model : fitted SBNTopicModel or LDATopicModel
+    x_row : sparse or array, shape (1, n_words) or (n_words,)
+        The document's word counts.
+    threshold : float
+        SBN only: units with q(h_k=1|x) above this are candidates. When no unit is above it,
+        every unit is a candidate (weighted by its q).
+
+    Returns
+    -------
+    ndarray of int, shape (n_words,)
+        For each word of the vocabulary that occurs in the document, the index of the unit that
+        explains it; -1 for words absent from the document or that no candidate unit pushes up.
+    """
+    x = _one_row(x_row, model)
+    present = x.indices
+    out = np.full(x.shape[1], -1, dtype=np.int64)
+    if len(present) == 0:
+        return out
+    weights = np.asarray(model.transform(x), dtype=np.float64)[0]  # K
+    scores = np.asarray(model.unit_word(), dtype=np.float64)[:, present]  # K, n_present
+    if model.kind == "sbn":
+        candidates = weights > threshold
+        if not candidates.any():
+            candidates[:] = True
+        scores = np.where(candidates[:, None], weights[:, None] * scores, -np.inf)
+    else:
+        scores = weights[:, None] * scores
+    best = np.argmax(scores, axis=0)
+    explained = scores[best, np.arange(len(present))] > 0
+    out[present[explained]] = best[explained]
+    return out
+
+
+def unit_word_distributions(model: TopicModel) -> np.ndarray:
+    """Each unit's distribution over words, shape (n_units, n_words), rows summing to one.
+
+    SBN: ``softmax(b_v + U[:, k])``, the words of a document in which only unit k is on.
+    LDA: the topic-word distributions beta.
+    """
+    unit_word = np.asarray(model.unit_word(), dtype=np.float64)  # K, V
+    if model.kind == "sbn":
+        bias = model.nets_.model.visible.bias.detach().cpu().numpy().astype(np.float64)  # V
+        logits = unit_word + bias[None, :]
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+    if model.kind == "lda":
+        return unit_word / unit_word.sum(axis=1, keepdims=True)
+    raise ModelError(f"no word distributions for a model of kind {model.kind!r}")
+
+
+def js_distances(distributions: np.ndarray) -> np.ndarray:
+    """Pairwise Jensen-Shannon distances (base 2, in [0, 1]) between rows.
+
+    Parameters
+    ----------
+    distributions : ndarray, shape (n_units, n_words)
+        Each row a probability distribution.
+
+    Returns
+    -------
+    ndarray, shape (n_units, n_units)
+        Symmetric, zero on the diagonal.
+    """
+    P = np.asarray(distributions, dtype=np.float64)
+    if P.ndim != 2 or P.shape[0] == 0:
+        raise ModelError(f"expected a units x words matrix of distributions, got shape {P.shape}")
+    P = P / P.sum(axis=1, keepdims=True)
+    K = P.shape[0]
+    D = np.zeros((K, K))
+    # JS(p, q) = (KL(p || m) + KL(q || m)) / 2 with m = (p + q) / 2; 0 log 0 = 0.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logP = np.where(P > 0, np.log(P), 0.0)
+        for i in range(K - 1):
+            M = (P[i] + P[i + 1 :]) / 2  # K-i-1, V
+            logM = np.where(M > 0, np.log(M), 0.0)
+            kl_i = (P[i] * (logP[i] - logM)).sum(axis=1)
+            kl_j = (P[i + 1 :] * (logP[i + 1 :] - logM)).sum(axis=1)
+            D[i, i + 1 :] = np.sqrt(np.clip((kl_i + kl_j) / (2 * np.log(2)), 0.0, 1.0))
+    return D + D.T
+
+
+def unit_map(distributions: np.ndarray, *, random_state: int = 0) -> np.ndarray:
+    """2-D coordinates of units laid out by metric MDS on their Jensen-Shannon distances.
+
+    Parameters
+    ----------
+    distributions : ndarray, shape (n_units, n_words)
+        Rows of :func:`unit_word_distributions`, possibly of several models stacked (they must
+        share a vocabulary).
+    random_state : int
+
+    Returns
+    -------
+    ndarray, shape (n_units, 2)
+    """
+    D = js_distances(distributions)
+    n = D.shape[0]
+    if n <= 2:
+        return np.column_stack([np.arange(n) * (D[0, -1] if n == 2 else 0.0), np.zeros(n)])
+    from sklearn.manifold import MDS
+
+    params = inspect.signature(MDS).parameters
+    kwargs = {"n_components": 2, "random_state": random_state}
+    if "metric_mds" in params:  # scikit-learn >= 1.8 renamed the options
+        kwargs.update(metric="precomputed", init="classical_mds")
+    else:
+        kwargs.update(dissimilarity="precomputed", n_init=4)
+    return MDS(**kwargs).fit_transform(D)
+
+
+def top_documents(doc_unit: np.ndarray, unit: int, n: int = 10) -> np.ndarray:
+    """Positions of the ``n`` documents with the highest weight on ``unit``, strongest first.
+
+    Parameters
+    ----------
+    doc_unit : ndarray, shape (n_docs, n_units)
+        q(h_k=1|x) (SBN) or topic proportions (LDA).
+    """
+    doc_unit = np.asarray(doc_unit)
+    if not 0 <= unit < doc_unit.shape[1]:
+        raise ModelError(f"unit must be between 0 and {doc_unit.shape[1] - 1}, got {unit}")
+    order = np.argsort(-doc_unit[:, unit], kind="stable")
+    return order[:n]
+
+
+def token_spans(text: str, options: Mapping | None, vocabulary: Vocabulary) -> list[tuple[int, int, int]]:
+    """Where the vocabulary's words occur in a raw text, as the corpus tokenizer finds them.
+
+    Applies the tokenizer settings a corpus was prepared with (``Dataset.info["options"]``)
+    to the text in place: header stripping is honoured; quote, URL and e-mail stripping and
+    learned phrases are not (those words are simply found, or not, where they stand).
+
+    Parameters
+    ----------
+    text : str
+    options : mapping or None
+        Tokenizer (or :class:`corpora.prepare.PrepareOptions`) settings; None for the defaults.
+    vocabulary : Vocabulary
+
+    Returns
+    -------
+    list of (start, end, word_id)
+        Character spans into ``text``, in order, of tokens that are vocabulary words.
+    """
+    config = _tokenizer_config(options)
+    tokenizer = Tokenizer(config)
+    body = strip_header_block(text, config.strip_headers)
+    offset = len(text) - len(body) if text.endswith(body) else 0
+    lowered = text.lower() if config.lowercase else text
+    searched = lowered if len(lowered) == len(text) else text  # lower() may change lengths
+    pattern = re.compile(config.token_pattern)
+    group = 1 if pattern.groups else 0
+    spans = []
+    for match in pattern.finditer(searched, offset):
+        start, end = match.span(group)
+        if start < 0:
+            continue
+        word = tokenizer.normalize(match.group(group))
+        word_id = vocabulary.id(word) if word is not None else None
+        if word_id is not None:
+            spans.append((start, end, word_id))
+    return spans
+
+
+def attributed_segments(
+    text: str, spans: Sequence[tuple[int, int, int]], word_unit: np.ndarray
+) -> list[tuple[str, int]]:
+    """Cut a text into pieces labelled with the unit that explains them (-1: none).
+
+    Parameters
+    ----------
+    text : str
+    spans : sequence of (start, end, word_id), in order (see :func:`token_spans`)
+    word_unit : ndarray of int, shape (n_words,)
+        See :func:`word_attribution`.
+
+    Returns
+    -------
+    list of (str, int)
+        Consecutive pieces that join back into ``text``.
+    """
+    pieces, at = [], 0
+    for start, end, word_id in spans:
+        unit = int(word_unit[word_id])
+        if unit < 0 or start < at:
+            continue
+        if start > at:
+            pieces.append((text[at:start], -1))
+        pieces.append((text[start:end], unit))
+        at = end
+    if at < len(text):
+        pieces.append((text[at:], -1))
+    return pieces
+
+
+def _tokenizer_config(options: Mapping | None) -> TokenizerConfig:
+    options = dict(options or {})
+    names = {f.name for f in fields(TokenizerConfig)}
+    kwargs = {k: v for k, v in options.items() if k in names}
+    if "extra_stopwords" in kwargs:
+        kwargs["extra_stopwords"] = tuple(kwargs["extra_stopwords"] or ())
+    kwargs["bigrams"] = False
+    return TokenizerConfig(**kwargs)
+
+
+def _one_row(x_row, model: TopicModel) -> sp.csr_matrix:
+    if not sp.issparse(x_row):
+        x_row = np.asarray(x_row)
+        if x_row.ndim == 1:
+            x_row = x_row[None, :]
+    x = check_counts(x_row, model.n_words_)
+    if x.shape[0] != 1:
+        raise ModelError(f"expected one document, got {x.shape[0]}")
+    return x
