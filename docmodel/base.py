@@ -45,6 +45,15 @@ def check_counts(X, n_words: int | None = None) -> sp.csr_matrix:
     return X
 
 
+def n_validation_docs(n_docs: int, requested: int) -> int:
+    """How many training documents to hold out for early stopping.
+
+    ``requested`` (100 by default, as in the NVIL paper) but never more than a tenth of the
+    training documents, so that small corpora keep most of their documents for training.
+    """
+    return max(1, min(int(requested), n_docs // 10))
+
+
 class TopicModel(abc.ABC):
     """A document model with latent units (SBN) or topics (LDA).
 

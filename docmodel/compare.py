@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docmodel.base import TopicModel
+from docmodel.base import TopicModel, n_validation_docs
 from docmodel.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,9 @@ def build_model(name: str, settings: CompareSettings, max_seconds: float | None)
 
 
 def validation_split(n_docs: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the training and validation documents (a seeded random subset of ``n_val``)."""
+    """Positions of the training and validation documents: a seeded random subset of ``n_val``
+    documents, at most a tenth of the split (see :func:`docmodel.base.n_validation_docs`)."""
+    n_val = n_validation_docs(n_docs, n_val)
     if n_docs <= n_val:
         raise ModelError(
             f"the training split has {n_docs} non-empty documents; at least {n_val + 1} are needed to hold "

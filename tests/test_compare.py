@@ -79,7 +79,8 @@ def test_report_files_and_keys(compared):
         assert fig["curve"]["seconds"] and len(fig["curve"]["seconds"]) == len(fig["curve"]["val_perplexity_bound"])
     assert "sklearn_perplexity_per_word" in report["models"]["lda"]
     assert "sklearn_perplexity_per_word" not in report["models"]["sbn_nvil"]
-    assert report["corpus"]["n_docs_train"] == 230 and report["corpus"]["n_docs_val"] == 30
+    # 30 validation documents were asked for; a tenth of the 260 training documents is the cap.
+    assert report["corpus"]["n_docs_train"] == 234 and report["corpus"]["n_docs_val"] == 26
     assert report["settings"]["models"] == ["sbn_nvil", "sbn_wake_sleep", "lda"]
 
 
@@ -89,7 +90,10 @@ def test_report_numbers_equal_recomputed_ones(compared):
     assert set(recomputed["models"]) == set(report["models"])
     for name, figures in recomputed["models"].items():
         for key, value in figures.items():
-            assert report["models"][name][key] == value, (name, key)
+            # Equal, except that float32 BLAS under a loaded machine may reorder sums (the SBN's
+            # figures then move in the 7th digit; LDA's are bit-identical).
+            expected = pytest.approx(value, rel=1e-6) if isinstance(value, float) else value
+            assert report["models"][name][key] == expected, (name, key)
 
 
 def test_planted_topics_give_lda_sensible_figures(compared):
@@ -120,7 +124,7 @@ def test_reading_names_winners_and_margins():
 
     report = {
         "models": {
-            "sbn_nvil": {**fig(900.0, 1000.0, 0.10, 0.60, "max_seconds"), "label": "SBN (NVIL)"},
+            "sbn_nvil": {**fig(900.0, 1000.0, 0.10, 0.60, "time_budget"), "label": "SBN (NVIL)"},
             "lda": {**fig(1000.0, 950.0, 0.15, 0.55), "label": "LDA"},
             "sbn_wake_sleep": {**fig(1010.0, 955.0, 0.149, 0.50), "label": "SBN (WS)", "diversity": 0.8},
         },
@@ -169,10 +173,12 @@ def test_settings_and_split_errors():
         CompareSettings(n_units=0)
     with pytest.raises(ModelError, match="max_minutes must be positive, got -1"):
         CompareSettings(max_minutes=-1)
-    with pytest.raises(ModelError, match="at least 101 are needed to hold out 100"):
-        validation_split(100, 100, 0)
-    train, val = validation_split(50, 10, 3)
-    assert len(val) == 10 and sorted(np.r_[train, val].tolist()) == list(range(50))
+    with pytest.raises(ModelError, match="at least 2 are needed to hold out 1"):
+        validation_split(1, 100, 0)
+    train, val = validation_split(200, 10, 3)
+    assert len(val) == 10 and sorted(np.r_[train, val].tolist()) == list(range(200))
+    # At most a tenth of the documents are held out.
+    assert len(validation_split(50, 10, 3)[1]) == 5
 
 
 def test_recompute_refuses_another_corpus(compared, tmp_path):

@@ -133,10 +133,12 @@ def test_wrong_vocabulary_size_is_refused(fitted):
         model.transform(np.ones((2, 5)))
 
 
-def test_too_few_documents_for_validation():
+def test_small_corpora_hold_out_a_tenth_for_validation():
     X, _ = planted_corpus(n_docs=50)
-    with pytest.raises(ModelError, match="hold out 100"):
-        SBNTopicModel(n_units=3).fit(X)
+    m = SBNTopicModel(n_units=3, max_epochs=1).fit(X)
+    assert m.history_ and np.isfinite(m.best_val_perplexity_bound_)
+    with pytest.raises(ModelError, match="at least 2 non-empty training documents"):
+        SBNTopicModel(n_units=3).fit(X[:1])
 
 
 def test_bad_settings_are_named():
