@@ -230,6 +230,8 @@ def read_mtx(path: str | Path, vocabulary: Vocabulary) -> BowFile:
     except (ValueError, OSError, IndexError, TypeError) as exc:
         raise CorpusError(f"{path} is not a readable Matrix Market file ({exc})") from None
     M = sp.csr_matrix(M)
+    if np.iscomplexobj(M.data):
+        raise CorpusError(f"{path}: counts must be non-negative integers, not complex numbers")
     n_words = len(vocabulary)
     if M.shape[1] != n_words:
         if M.shape[0] != n_words:

@@ -13,7 +13,6 @@ import json
 import os
 import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 
 import torch
@@ -89,21 +88,28 @@ def load_checkpoint(path, *, kind: str | None = None) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        # torch's text starts with advice to load with weights_only=False: show what was asked
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [repr(exc)]
+        asked = next((line for line in lines if "GLOBAL" in line), lines[0])
         raise ModelError(
             f"{name} is not a plain-data docmodel checkpoint and was refused without loading it "
-            f"(it asks to rebuild objects: {str(exc).splitlines()[0][:160]})"
+            f"(it asks to rebuild objects: {asked[:160]})"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise ModelError(f"{name} is not a readable docmodel checkpoint (truncated or corrupt: {exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ModelError(f"{name} is not a docmodel checkpoint")
-    if data.get("format_version") != FORMAT_VERSION:
+    except Exception as exc:  # damaged bytes surface as any of a dozen types (KeyError, IndexError, ...)
         raise ModelError(
-            f"{name} has checkpoint format version {data.get('format_version')!r}; this docmodel reads "
+            f"{name} is not a readable docmodel checkpoint (truncated or corrupt: {_brief(exc, str)})"
+        ) from None
+    # A stranger's file can hold any plain data in any field (a tensor where a string belongs):
+    # compare types first, and quote values briefly, so every answer is one clear line.
+    if not isinstance(data, dict) or not _is(data.get("format"), str, FORMAT):
+        raise ModelError(f"{name} is not a docmodel checkpoint")
+    if not _is(data.get("format_version"), int, FORMAT_VERSION):
+        raise ModelError(
+            f"{name} has checkpoint format version {_brief(data.get('format_version'))}; this docmodel reads "
             f"version {FORMAT_VERSION}"
         )
-    if kind is not None and data.get("kind") != kind:
-        raise ModelError(f"{name} holds a {data.get('kind')!r} model, not {kind!r}")
+    if kind is not None and not _is(data.get("kind"), str, kind):
+        raise ModelError(f"{name} holds a {_brief(data.get('kind'))} model, not {kind!r}")
     for key in ("config", "state"):
         if not isinstance(data.get(key), dict):
             raise ModelError(f"{name} is malformed: '{key}' is missing")
@@ -113,13 +119,28 @@ def load_checkpoint(path, *, kind: str | None = None) -> dict:
 def load_model(path):
     """Load any docmodel model file (SBN or LDA) as its estimator."""
     data = load_checkpoint(path)
+    name = str(path) if isinstance(path, (str, Path)) else getattr(path, "name", None) or "the model file"
     kind = data.get("kind")
-    if kind == "sbn":
-        from docmodel.sbn_estimator import SBNTopicModel
+    if _is(kind, str, "sbn"):
+        from docmodel.sbn_estimator import SBNTopicModel as estimator
+    elif _is(kind, str, "lda"):
+        from docmodel.lda import LDATopicModel as estimator
+    else:
+        raise ModelError(f"unknown model kind {_brief(kind)} in {name}")
+    try:
+        return estimator.from_checkpoint(data)
+    except ModelError as exc:  # it may quote a field's value, and a tensor's repr spans lines
+        raise ModelError(" ".join(str(exc).split())) from None
+    except Exception as exc:  # any field may hold anything: a bad file is the user's error, not ours
+        raise ModelError(
+            f"{name} is a malformed {kind} checkpoint ({type(exc).__name__}: {_brief(exc, str)})"
+        ) from None
 
-        return SBNTopicModel.from_checkpoint(data)
-    if kind == "lda":
-        from docmodel.lda import LDATopicModel
 
-        return LDATopicModel.from_checkpoint(data)
-    raise ModelError(f"unknown model kind {kind!r} in {path}")
+def _is(value, kind: type, expected) -> bool:
+    return type(value) is kind and value == expected
+
+
+def _brief(value, show=repr) -> str:
+    text = " ".join(show(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."

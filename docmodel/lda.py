@@ -75,6 +75,25 @@ class LDATopicModel(TopicModel):
     n_jobs : int or None
         Processes for scikit-learn's E-step.
 
+    Attributes
+    ----------
+    lda_ : sklearn.decomposition.LatentDirichletAllocation
+        The trained scikit-learn estimator (``components_`` is lambda, shape (n_units, n_words)).
+    n_words_ : int
+    vocabulary_ : Vocabulary or None
+    history_ : list of dict
+        One entry per iteration: ``step`` (scikit-learn updates so far), ``epoch``, ``seconds``
+        (wall clock since fit started, validation included), ``progress`` and, when measured,
+        ``val_perplexity_bound``.
+    train_seconds_ : float
+    n_iter_ : int
+        Iterations run.
+    stopped_ : str
+        Why training ended: ``max_iter``, ``time_budget``, ``cancelled`` (the callback) or
+        ``early_stopping``.
+    best_epoch_, best_val_perplexity_bound_ : int or None, float or None
+        Iteration with the best validation bound and that bound.
+
     Notes
     -----
     Batch training goes through ``partial_fit`` with one minibatch holding every document,
@@ -217,6 +236,7 @@ class LDATopicModel(TopicModel):
         self.best_epoch_, self.best_val_perplexity_bound_ = None, None
         best_state = None
         start = time.perf_counter()
+        # Stop reasons use the SBN trainer's words: max_iter, time_budget, cancelled, early_stopping.
         n_steps, self.stopped_ = 0, "max_iter"
         for epoch in range(1, self.max_iter + 1):
             n_steps += self._one_pass(X, rng, start)
@@ -237,9 +257,9 @@ class LDATopicModel(TopicModel):
             self.history_.append(entry)
             logger.info("lda iteration %d: %s", epoch, entry)
             if callback is not None and callback(dict(entry)):
-                self.stopped_ = "callback"
+                self.stopped_ = "cancelled"
             elif out_of_time:
-                self.stopped_ = "max_seconds"
+                self.stopped_ = "time_budget"
             elif best_state is not None and epoch - self.best_epoch_ >= self.patience * self.evaluate_every:
                 self.stopped_ = "early_stopping"
             else:
@@ -444,8 +464,11 @@ class LDATopicModel(TopicModel):
         unknown = set(config) - set(_PARAM_NAMES)
         if unknown:
             raise ModelError(f"LDA checkpoint has unknown settings: {', '.join(sorted(unknown))}")
+        # A checkpoint is user input: the number of worker processes is this machine's choice,
+        # not the file's, and the other settings are checked like fit's.
+        config["n_jobs"] = None
         model = cls(**config)
-        model._validate_params()  # a checkpoint is user input: its settings are checked like fit's
+        model._validate_params()
         state = data["state"]
         try:
             components = np.asarray(state["components"].numpy(), dtype=np.float64)

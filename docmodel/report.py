@@ -47,14 +47,20 @@ ESTIMATOR_NOTE = (
 )
 
 
-def _plain_log_ticks(axis) -> None:
-    """Plain numbers (900, 1000) rather than powers of ten on a log axis."""
-    from matplotlib.ticker import ScalarFormatter
+def _plain_log_ticks(axis, lo: float, hi: float) -> None:
+    """Plain numbers (900, 1000) rather than powers of ten on a log axis spanning ``lo``..``hi``;
+    the minor ticks are labelled too when the span is under a decade (else they would crowd)."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    for formatter in (axis.set_major_formatter, axis.set_minor_formatter):
-        plain = ScalarFormatter()
-        plain.set_scientific(False)
-        formatter(plain)
+    major = ScalarFormatter()
+    major.set_scientific(False)
+    axis.set_major_formatter(major)
+    if hi < 10 * lo:
+        minor = ScalarFormatter()
+        minor.set_scientific(False)
+        axis.set_minor_formatter(minor)
+    else:
+        axis.set_minor_formatter(NullFormatter())
 
 
 def _label(report: dict, name: str) -> str:
@@ -148,7 +154,7 @@ def reading(report: dict, per_document: dict | None = None) -> list[str]:
             )
     out.extend(_document_level(report, per_document))
     for name, fig in models.items():
-        if fig.get("stopped") == "max_seconds":
+        if fig.get("stopped") == "time_budget":
             out.append(
                 f"{_label(report, name)} used up its time budget ({fig['train_seconds']:.0f} s) before its own "
                 "stopping rule ended training: it may be under-trained, and a longer run may change the ranking."
@@ -227,7 +233,9 @@ def plot_training_curves(report: dict, path: Path) -> None:
     ax.set_xlabel("training time (s)")
     ax.set_ylabel("validation perplexity (bound, per document)")
     ax.set_yscale("log")
-    _plain_log_ticks(ax.yaxis)
+    values = [v for figs in report["models"].values() for v in figs["curve"]["val_perplexity_bound"]]
+    if values:
+        _plain_log_ticks(ax.yaxis, min(values), max(values))
     ax.set_title("Training curves")
     ax.legend()
     fig.tight_layout()
@@ -251,8 +259,8 @@ def plot_document_scatter(report: dict, per_document: dict, path: Path) -> bool:
     ax.plot([lo, hi], [lo, hi], color="black", linewidth=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _plain_log_ticks(ax.xaxis)
-    _plain_log_ticks(ax.yaxis)
+    _plain_log_ticks(ax.xaxis, lo, hi)
+    _plain_log_ticks(ax.yaxis, lo, hi)
     ax.set_xlabel(f"{_label(report, lda)}: bound perplexity")
     ax.set_ylabel(f"{_label(report, sbn)}: bound perplexity")
     ax.set_title(f"Test documents ({100 * np.mean(a < b):.0f}% below the diagonal: SBN lower)")

@@ -55,6 +55,10 @@ def dream(
     with torch.no_grad():
         hs = model.sample(n_docs, generator)
         probs = torch.softmax(model.visible(hs[0]), dim=-1)  # N,V
+        if not bool(torch.isfinite(probs).all()):
+            # A model with non-finite weights cannot be sampled. A NaN dream makes the step's
+            # loss non-finite, so the training loop rolls back instead of crashing here.
+            return hs, torch.full_like(probs, float("nan"))
         pick = torch.randint(len(lengths), (n_docs,), generator=generator)
         doc_len = lengths[pick].clamp(min=1)
         max_len = int(doc_len.max())

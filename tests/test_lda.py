@@ -227,14 +227,14 @@ def test_callback_stops_training_and_keeps_the_model():
     seen = []
     model = LDATopicModel(5, max_iter=50).fit(X, callback=lambda m: seen.append(m) or m["epoch"] == 3)
     assert [m["epoch"] for m in seen] == [1, 2, 3]
-    assert model.n_iter_ == 3 and len(model.history_) == 3 and model.stopped_ == "callback"
+    assert model.n_iter_ == 3 and len(model.history_) == 3 and model.stopped_ == "cancelled"
     assert model.transform(X).shape == (60, 5)
 
 
 def test_time_budget_stops_after_the_first_iteration():
     X, _ = block_corpus(np.random.default_rng(8), n_docs=60)
     model = LDATopicModel(5, max_iter=50, max_seconds=1e-9).fit(X)
-    assert model.n_iter_ == 1 and model.stopped_ == "max_seconds"
+    assert model.n_iter_ == 1 and model.stopped_ == "time_budget"
     online = LDATopicModel(5, learning_method="online", batch_size=10, max_seconds=1e-9).fit(X)
     assert [h["step"] for h in online.history_] == [1]
 

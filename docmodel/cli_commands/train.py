@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from corpora.errors import CorpusError
@@ -48,6 +49,11 @@ def add_arguments(p) -> None:
     p.add_argument("--learning-method", choices=["batch", "online"], default="batch", help="LDA learning method")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument(
+        "--distributed", action="store_true",
+        help="data-parallel SBN training across the processes started by torchrun "
+        "(implied when torchrun starts several); only rank 0 writes the model",
+    )
+    p.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted SBN run from OUT/train_state.pt (same seed and settings)",
@@ -58,8 +64,18 @@ def add_arguments(p) -> None:
     )
 
 
+def _distributed(args) -> bool:
+    from docmodel.distributed import launched_by_torchrun
+
+    wanted = args.distributed or launched_by_torchrun()
+    if wanted and args.model != "sbn":
+        raise CorpusError("--distributed (or several torchrun processes) applies to SBN training only")
+    return wanted
+
+
 def build_model(args):
     seconds = args.max_minutes * 60 if args.max_minutes else None
+    distributed = _distributed(args)
     if args.model == "lda":
         from docmodel.lda import LDATopicModel
 
@@ -97,6 +113,7 @@ def build_model(args):
         ema_decay=args.ema_decay or None,
         random_state=args.seed,
         device=args.device,
+        distributed=distributed,
     )
 
 
@@ -120,6 +137,17 @@ def run(args) -> int:
         model.fit(dataset.train.X, vocabulary=dataset.vocabulary, callback=bar, **kwargs)
     finally:
         bar.close()
+    if getattr(model, "distributed", False):
+        from docmodel.distributed import rank
+
+        if rank() != 0:
+            return 0  # every worker holds the same model; rank 0 writes it
+    if getattr(model, "stopped_", None) == "diverged":
+        print(
+            "warning: training diverged (repeated non-finite losses); the best parameters before that "
+            "were kept. Try a lower --learning-rate.",
+            file=sys.stderr,
+        )
     path = model.save(args.out)
     best = getattr(model, "best_val_perplexity_bound_", None)
     print(f"trained {label} with {model.n_units_} units in {model.train_seconds_:.1f}s")
