@@ -6,6 +6,7 @@ words), or read from a file so that new documents can be scored by an existing m
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -174,8 +175,13 @@ class Vocabulary:
         except UnicodeDecodeError:
             text = raw.decode("latin-1")
         words = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            parts = line.split()
+        # Only "\n" ends a line and only spaces and tabs separate columns, so a word holding
+        # another Unicode separator (possible with a custom token pattern) reads back intact.
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for lineno, line in enumerate(lines, start=1):
+            parts = [p for p in re.split(r"[ \t]+", line.strip(" \t\r")) if p]
             if not parts:
                 raise CorpusError(f"{path}:{lineno}: empty line in vocabulary file; expected one word per line")
             words.append(parts[0])

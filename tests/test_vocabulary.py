@@ -117,3 +117,9 @@ def test_missing_vocabulary_file(tmp_path):
 def test_nvdm_vocab_new():
     vocab = Vocabulary.from_file(shared_path("20news_nvdm", "vocab.new"))
     assert len(vocab) == 2000 and vocab.words[:3] == ("who", "out", "which")
+
+
+def test_words_with_unicode_separators_survive_save_and_load(tmp_path):
+    vocab = Vocabulary(("a\x1cb", "c\x85d", "e\u2028f", "plain"))
+    vocab.save(tmp_path / "v.txt")
+    assert Vocabulary.from_file(tmp_path / "v.txt") == vocab
