@@ -173,8 +173,8 @@ def nvil_estimate(
     flat = residual.reshape(L, -1).double()
     new_stats = stats.updated(flat.mean(1), flat.var(1, unbiased=False), vr.smoothing)
     use = stats if stats.count > 0 else new_stats
-    c = use.mean.to(x.dtype)[:, None, None] if vr.global_baseline else torch.zeros(L, 1, 1, dtype=x.dtype)
-    scale = use.var.clamp(min=1.0).sqrt().to(x.dtype)[:, None, None] if vr.variance_norm else 1.0
+    c = use.mean.to(x)[:, None, None] if vr.global_baseline else torch.zeros(L, 1, 1, dtype=x.dtype, device=x.device)
+    scale = use.var.clamp(min=1.0).sqrt().to(x)[:, None, None] if vr.variance_norm else 1.0
     advantage = (residual - c) / scale  # L,S,B
 
     score_term = (advantage * torch.stack(log_qs)).sum(0)  # S,B
@@ -182,7 +182,7 @@ def nvil_estimate(
     if vr.input_baseline:
         baseline_loss = ((signals - c - base) ** 2).mean()
     else:
-        baseline_loss = torch.zeros((), dtype=x.dtype)
+        baseline_loss = torch.zeros((), dtype=x.dtype, device=x.device)
     return NVILResult(
         elbo=(log_p - log_q).detach(),
         surrogate=surrogate,

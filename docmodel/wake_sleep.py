@@ -59,11 +59,12 @@ def dream(
             # A model with non-finite weights cannot be sampled. A NaN dream makes the step's
             # loss non-finite, so the training loop rolls back instead of crashing here.
             return hs, torch.full_like(probs, float("nan"))
-        pick = torch.randint(len(lengths), (n_docs,), generator=generator)
-        doc_len = lengths[pick].clamp(min=1)
+        device = probs.device
+        pick = torch.randint(len(lengths), (n_docs,), generator=generator, device=device)
+        doc_len = lengths.to(device)[pick].clamp(min=1)
         max_len = int(doc_len.max())
         tokens = torch.multinomial(probs, max_len, replacement=True, generator=generator)  # N,maxL
-        keep = torch.arange(max_len)[None, :] < doc_len[:, None]
+        keep = torch.arange(max_len, device=device)[None, :] < doc_len[:, None]
         x = torch.zeros_like(probs)
         x.scatter_add_(1, tokens, keep.to(probs.dtype))
     return hs, x
