@@ -49,7 +49,7 @@ def main() -> None:
         "units": args.units,
         "seed": args.seed,
         "train_seconds": model.train_seconds_,
-        "epochs": len(model.history_),
+        "epochs": model.history_[-1]["epoch"] if model.history_ else 0,
         "best_epoch": model.train_result_["best_epoch"],
         "stopped": model.stopped_,
         "docs_per_second": rate,
