@@ -31,6 +31,7 @@ from corpora.rawtext import (
     read_bytes,
     split_of,
 )
+from corpora.reuters import is_reuters_folder, load_reuters
 from corpora.tables import load_table
 
 __all__ = [
@@ -60,6 +61,7 @@ FORMATS = (
     "lines",
     "feat",
     "mtx",
+    "reuters",
 )
 
 _SUFFIXES = {
@@ -75,6 +77,7 @@ _SUFFIXES = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".parquet": "parquet",
+    ".sgm": "reuters",
     ".pq": "parquet",
     ".txt": "lines",
     ".text": "lines",
@@ -149,7 +152,7 @@ def detect_format(source: str | os.PathLike) -> str:
             return "20newsgroups"
         raise CorpusError(f"file not found: {name}")
     if path.is_dir():
-        return "folder"
+        return "reuters" if is_reuters_folder(path) else "folder"
     if not path.is_file():
         raise CorpusError(f"{name} is neither a regular file nor a folder")
     lower = path.name.lower()
@@ -223,6 +226,8 @@ def load_documents(
     path = Path(source)
     if not path.exists():
         raise CorpusError(f"file not found: {name}")
+    if detected == "reuters":
+        return LoadedDocuments(tuple(load_reuters(path)), (), name)
     if detected == "folder":
         if not path.is_dir():
             raise CorpusError(f"{name} is a file, not a folder; leave out the format to detect it")

@@ -361,34 +361,24 @@ def feat_corpus(folder: str, name: str) -> Corpus:
     return read_feat(path, Vocabulary.from_file(path.with_name("vocab.new"))).corpus
 
 
-def bydate_corpus() -> Corpus:
-    loaded = load_documents(shared_path("20news_bydate", "20news-bydate.tar.gz"))
+def raw_corpus(*parts: str, **options) -> Corpus:
+    loaded = load_documents(shared_path(*parts))
     pick = np.random.default_rng(0).choice(len(loaded), N_DOCS, replace=False)
     docs = [loaded.documents[i] for i in sorted(pick)]
-    return prepare(docs, options=PrepareOptions(test_fraction=0, strip_headers="auto")).train
+    return prepare(docs, options=PrepareOptions(test_fraction=0, **options)).train
 
 
 CORPORA = {
     "20news_nvdm": lambda: feat_corpus("20news_nvdm", "train_rebuilt.feat"),
     "20news_prodlda": lambda: feat_corpus("20news_prodlda", "train.feat"),
-    "20news_bydate": bydate_corpus,
+    "20news_bydate": lambda: raw_corpus("20news_bydate", "20news-bydate.tar.gz", strip_headers="auto"),
+    "reuters21578": lambda: raw_corpus("reuters21578"),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.shared_data
-@pytest.mark.parametrize(
-    "name",
-    [
-        *CORPORA,
-        pytest.param(
-            "reuters21578",
-            marks=pytest.mark.skip(
-                reason="corpora has no Reuters-21578 (.sgm) loader yet; see docs/reliability.md"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("name", list(CORPORA))
 def test_training_on_every_shared_corpus_with_five_seeds_gives_no_nan(name, caplog):
     torch.set_num_threads(1)
     corpus = CORPORA[name]()
