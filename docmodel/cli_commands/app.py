@@ -26,6 +26,7 @@ SERVER_OPTIONS = {
     "browser.gatherUsageStats": "false",
     "client.showErrorDetails": "none",
     "client.toolbarMode": "minimal",
+    "runner.magicEnabled": "false",
 }
 
 
