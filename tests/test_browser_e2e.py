@@ -9,6 +9,7 @@ Playwright's sync API (Playwright's own browser download is not used).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -90,15 +91,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """The app on a free local port; always stopped at the end."""
+@contextlib.contextmanager
+def running_app(log_path: Path, *options: str):
+    """Start the app on a free local port with extra ``--name=value`` options; yield its URL and
+    process, and always stop it at the end."""
     port = free_port()
-    log_path = tmp_path / "streamlit.log"
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
         f"--server.port={port}", "--server.address=127.0.0.1", "--server.headless=true",
-        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none", *options,
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -115,7 +116,7 @@ def server(tmp_path):
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the app did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
             time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
@@ -123,6 +124,16 @@ def server(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The app on a free local port; always stopped at the end."""
+    log_path = tmp_path / "streamlit.log"
+    try:
+        with running_app(log_path) as (url, _):
+            yield url
+    finally:
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copyfile(log_path, ARTIFACTS / "streamlit.log")
 

@@ -16,25 +16,20 @@ the smaller upload limit and its process id.
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
 from tests.test_browser_e2e import (
     CHROMIUM,
     CHROMIUM_ARGS,
     WAIT,
-    free_port,
     goto_page,
     idle,
     need_chromium,
+    running_app,
     set_number,
 )
 from tests.test_reliability_inputs import time_limit
@@ -93,37 +88,8 @@ class RssSampler(threading.Thread):
 @pytest.fixture
 def limited_server(tmp_path):
     """The app on a free local port with a 1 MB upload limit; its URL and process."""
-    port = free_port()
-    log_path = tmp_path / "streamlit.log"
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-        f"--server.port={port}", "--server.address=127.0.0.1", "--server.headless=true",
-        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
-        f"--server.maxUploadSize={UPLOAD_LIMIT_MB}",
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the app did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.3)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+    with running_app(tmp_path / "streamlit.log", f"--server.maxUploadSize={UPLOAD_LIMIT_MB}") as app:
+        yield app
 
 
 def upload(page, name: str, data: bytes) -> None:
