@@ -20,6 +20,7 @@ CONFIGS = [
     ("nvil (all components)", {}),
     ("nvil - variance norm", {"variance_norm": False}),
     ("nvil - input baseline", {"input_baseline": False}),
+    ("nvil - mean-field term", {"mean_field_baseline": False}),
     ("nvil - global baseline", {"global_baseline": False}),
     ("reinforce (none)", {"algorithm": "reinforce"}),
     ("wake-sleep", {"algorithm": "wake-sleep"}),

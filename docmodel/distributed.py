@@ -71,8 +71,8 @@ class Local:
     def running_stats(self, stats: RunningStats, n_local: int) -> RunningStats:
         return stats
 
-    def step(self, nets, x, stats, vr, n_samples, noise) -> NVILResult:
-        return nvil_estimate(nets.model, nets.encoder, nets.baselines, x, stats, vr, n_samples, noise)
+    def step(self, nets, x, stats, vr, n_samples, noise, input_dropout=0.0) -> NVILResult:
+        return nvil_estimate(nets.model, nets.encoder, nets.baselines, x, stats, vr, n_samples, noise, input_dropout)
 
     def any(self, flags: list[bool]) -> list[bool]:
         """Each flag set on any worker (here: as given)."""
@@ -128,13 +128,15 @@ class _SharedStats(RunningStats):
 class _NVILStep(nn.Module):
     """The three networks as one module whose forward is the NVIL estimate (for DDP)."""
 
-    def __init__(self, nets, vr: VarianceReduction, n_samples: int):
+    def __init__(self, nets, vr: VarianceReduction, n_samples: int, input_dropout: float):
         super().__init__()
         self.model, self.encoder, self.baselines = nets.model, nets.encoder, nets.baselines
-        self.vr, self.n_samples = vr, n_samples
+        self.vr, self.n_samples, self.input_dropout = vr, n_samples, input_dropout
 
     def forward(self, x, stats, noise) -> NVILResult:
-        return nvil_estimate(self.model, self.encoder, self.baselines, x, stats, self.vr, self.n_samples, noise)
+        return nvil_estimate(
+            self.model, self.encoder, self.baselines, x, stats, self.vr, self.n_samples, noise, self.input_dropout
+        )
 
 
 class DataParallel(Local):
@@ -175,9 +177,9 @@ class DataParallel(Local):
     def running_stats(self, stats: RunningStats, n_local: int) -> RunningStats:
         return _SharedStats(stats.mean, stats.var, stats.count, n_local=n_local)
 
-    def step(self, nets, x, stats, vr, n_samples, noise) -> NVILResult:
+    def step(self, nets, x, stats, vr, n_samples, noise, input_dropout=0.0) -> NVILResult:
         if self._ddp is None:
-            module = _NVILStep(nets, vr, n_samples)
+            module = _NVILStep(nets, vr, n_samples, input_dropout)
             ids = [self.device.index] if self.device.type == "cuda" else None
             # input_mean is fixed before training, so buffers need no broadcast per step (the
             # keyword was renamed in torch 2.13); plain REINFORCE leaves the baselines unused.

@@ -32,18 +32,24 @@ class VarianceReduction:
     """Which of the paper's variance-reduction components are on (all on by default).
 
     ``smoothing`` is the paper's alpha = 0.8 for the running mean and variance.
+    ``mean_field_term`` adds to the first layer's input-dependent baseline the current model's
+    log p(x | h_1 = E_q[h_1]): the word log-likelihood at the mean of q, a deterministic function
+    of x (no sample enters it), so the estimate stays unbiased. It follows the learning signal as
+    the model changes, which a network trained to chase it cannot; the networks of C(x) then only
+    learn what remains. It needs ``input_baseline``.
     """
 
     global_baseline: bool = True
     input_baseline: bool = True
     variance_norm: bool = True
     local_signals: bool = True
+    mean_field_term: bool = True
     smoothing: float = 0.8
 
     @classmethod
     def none(cls) -> VarianceReduction:
         """Plain REINFORCE: the raw learning signal."""
-        return cls(False, False, False, False)
+        return cls(global_baseline=False, input_baseline=False, variance_norm=False, local_signals=False, mean_field_term=False)
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,16 @@ def learning_signals(log_ps: list[torch.Tensor], log_qs: list[torch.Tensor], loc
     return p_suffix[:L] - q_suffix
 
 
+def mean_field_baseline_term(model: SBN, encoder: InferenceNetwork, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """log p(x | h_1 = E_q[h_1]) for the first layer's baseline, zero for the others: (L, 1, B)."""
+    with torch.no_grad():
+        mean_h1 = torch.sigmoid(encoder.first_logits(x))[None]  # 1,B,K
+        term = model.log_p_x_given_h1(x, mean_h1)  # 1,B
+    out = torch.zeros(n_layers, 1, x.shape[0], dtype=term.dtype, device=term.device)
+    out[0] = term
+    return out
+
+
 def nvil_estimate(
     model: SBN,
     encoder: InferenceNetwork,
@@ -139,6 +155,7 @@ def nvil_estimate(
     vr: VarianceReduction = VarianceReduction(),
     n_samples: int = 1,
     generator: torch.Generator | None = None,
+    input_dropout: float = 0.0,
 ) -> NVILResult:
     """The NVIL gradient estimator on one minibatch.
 
@@ -152,12 +169,16 @@ def nvil_estimate(
         statistics do not depend on this minibatch's samples).
     n_samples : int
         Samples h ~ q(h|x) per document (S).
+    input_dropout : float
+        Dropout on the inference network's input (one mask per document, shared by its
+        samples): a regulariser of q for training. The estimate is then the gradient of the
+        bound averaged over masks; with 0 it is exactly the bound's.
 
     Returns
     -------
     NVILResult
     """
-    hs, log_qs = encoder.sample(x, n_samples, generator)  # [S,B,K_l], [S,B]
+    hs, log_qs = encoder.sample(x, n_samples, generator, input_dropout)  # [S,B,K_l], [S,B]
     log_ps = joint_terms(model, x, hs)  # L+1 x [S,B]
     log_p = torch.stack(log_ps).sum(0)  # S,B
     log_q = torch.stack(log_qs).sum(0)  # S,B
@@ -167,6 +188,8 @@ def nvil_estimate(
     L = len(log_qs)
     if vr.input_baseline:
         base = torch.stack(baselines(encoder.features(x), x, [h.detach() for h in hs]))  # L,S,B
+        if vr.mean_field_term:
+            base = base + mean_field_baseline_term(model, encoder, x, L)
     else:
         base = torch.zeros_like(signals)
     residual = signals - base.detach()  # L,S,B

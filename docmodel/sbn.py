@@ -75,11 +75,15 @@ def sample_bernoulli(logits: torch.Tensor, generator) -> torch.Tensor:
     noise of the whole global minibatch and keeps this worker's slice, so that every worker
     samples exactly what a single process would (:mod:`docmodel.distributed`).
     """
-    if callable(generator):
-        u = generator(logits.shape, logits.dtype, logits.device)
-    else:
-        u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype, device=logits.device)
+    u = uniform_noise(logits.shape, logits.dtype, logits.device, generator)
     return (u < torch.sigmoid(logits)).to(logits.dtype)
+
+
+def uniform_noise(shape, dtype, device, generator) -> torch.Tensor:
+    """U(0, 1) noise from a ``torch.Generator`` (or None) or a noise callable (see above)."""
+    if callable(generator):
+        return generator(shape, dtype, device)
+    return torch.rand(shape, generator=generator, dtype=dtype, device=device)
 
 
 # Logits (S * B * V elements) handled at once when no gradient is needed. On a CPU, 4 MB of
@@ -303,21 +307,29 @@ class InferenceNetwork(nn.Module):
         self._features_memo = (key, f) if torch.is_grad_enabled() and not x.requires_grad else None
         return f
 
-    def first_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of q(h_1 = 1 | x): (B, V) -> (B, K_1)."""
-        return self.first(self.features(x))
+    def first_logits(self, x: torch.Tensor, dropout: float = 0.0, generator=None) -> torch.Tensor:
+        """Logits of q(h_1 = 1 | x): (B, V) -> (B, K_1).
+
+        ``dropout`` > 0 (training only) zeroes each document's centred input features with this
+        probability and rescales the rest, the mask drawn from ``generator``.
+        """
+        f = self.features(x)
+        if dropout > 0:
+            keep = uniform_noise(f.shape, f.dtype, f.device, generator) >= dropout
+            f = f * keep / (1.0 - dropout)
+        return self.first(f)
 
     def sample(
-        self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None
+        self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None, dropout: float = 0.0
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Draw h ~ q(h|x).
+        """Draw h ~ q(h|x) (with ``dropout`` on the input features: see :meth:`first_logits`).
 
         Returns
         -------
         hs : list of Tensor, shapes (S, B, K_l), nearest the words first
         log_qs : list of Tensor, shapes (S, B): log q(h_l | h_{l-1}) per layer
         """
-        logits = self.first_logits(x).expand(n_samples, -1, -1)  # S,B,K1
+        logits = self.first_logits(x, dropout, generator).expand(n_samples, -1, -1)  # S,B,K1
         hs, log_qs = [], []
         for i in range(len(self.upper) + 1):
             if i > 0:

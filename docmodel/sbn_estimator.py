@@ -53,10 +53,14 @@ class SBNTopicModel(TopicModel):
     algorithm : {"nvil", "wake-sleep", "reinforce"}
     global_baseline, input_baseline, variance_norm, local_signals : bool
         NVIL's variance-reduction components (all on by default; switch off for ablations).
+    mean_field_baseline : bool
+        Add the model's log p(x | h = E_q[h]) to the input-dependent baseline (on by default;
+        see :class:`docmodel.nvil.VarianceReduction`).
     optimizer : {"adam", "sgd"}
         Adam by default.
     learning_rate : float
-        Model learning rate; ``encoder_learning_rate`` defaults to the same.
+        Model learning rate; ``encoder_learning_rate`` defaults to the same, and
+        ``baseline_learning_rate`` to the encoder's.
     batch_size, n_samples, max_epochs, max_seconds, patience, n_val_docs
         Minibatch size, samples per document, epoch and time budgets, early-stopping patience
         (epochs) and the number of training documents held out for early stopping when ``fit``
@@ -65,6 +69,9 @@ class SBNTopicModel(TopicModel):
         Hidden units of q(h_1|x) (0 = linear) and of each baseline MLP.
     weight_decay : float
         L2 penalty on the model and inference network weights (0 by default).
+    encoder_dropout : float
+        NVIL and REINFORCE: dropout on the inference network's input while training (0.2 by default), so
+        that q does not fit the training documents at the expense of new ones.
     ema_decay : float or None
         Validation, early stopping and the fitted model use an exponential moving average of
         the parameters with this decay (None: the raw parameters).
@@ -86,13 +93,15 @@ class SBNTopicModel(TopicModel):
         algorithm: str = "nvil",
         global_baseline: bool = True,
         input_baseline: bool = True,
+        mean_field_baseline: bool = True,
         variance_norm: bool = True,
         local_signals: bool = True,
         optimizer: str = "adam",
         learning_rate: float = 3e-3,
         encoder_learning_rate: float | None = None,
+        baseline_learning_rate: float | None = None,
         batch_size: int = 64,
-        n_samples: int = 1,
+        n_samples: int = 5,
         max_epochs: int = 200,
         max_seconds: float | None = None,
         patience: int = 20,
@@ -100,6 +109,7 @@ class SBNTopicModel(TopicModel):
         encoder_hidden: int = 0,
         baseline_hidden: int = 100,
         weight_decay: float = 0.0,
+        encoder_dropout: float = 0.2,
         ema_decay: float | None = 0.999,
         random_state: int = 0,
         device: str = "cpu",
@@ -110,11 +120,13 @@ class SBNTopicModel(TopicModel):
         self.algorithm = algorithm
         self.global_baseline = global_baseline
         self.input_baseline = input_baseline
+        self.mean_field_baseline = mean_field_baseline
         self.variance_norm = variance_norm
         self.local_signals = local_signals
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.encoder_learning_rate = encoder_learning_rate
+        self.baseline_learning_rate = baseline_learning_rate
         self.batch_size = batch_size
         self.n_samples = n_samples
         self.max_epochs = max_epochs
@@ -124,6 +136,7 @@ class SBNTopicModel(TopicModel):
         self.encoder_hidden = encoder_hidden
         self.baseline_hidden = baseline_hidden
         self.weight_decay = weight_decay
+        self.encoder_dropout = encoder_dropout
         self.ema_decay = ema_decay
         self.random_state = random_state
         self.device = device
@@ -143,6 +156,7 @@ class SBNTopicModel(TopicModel):
         vr = VarianceReduction(
             global_baseline=self.global_baseline,
             input_baseline=self.input_baseline,
+            mean_field_term=self.input_baseline and self.mean_field_baseline,
             variance_norm=self.variance_norm,
             local_signals=self.local_signals,
         )
@@ -152,12 +166,14 @@ class SBNTopicModel(TopicModel):
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
             encoder_learning_rate=self.encoder_learning_rate,
+            baseline_learning_rate=self.baseline_learning_rate,
             batch_size=self.batch_size,
             n_samples=self.n_samples,
             max_epochs=self.max_epochs,
             max_seconds=self.max_seconds,
             patience=self.patience,
             weight_decay=self.weight_decay,
+            encoder_dropout=0.0 if self.algorithm == "wake-sleep" else self.encoder_dropout,
             ema_decay=self.ema_decay,
             seed=self.random_state,
         )
@@ -227,7 +243,10 @@ class SBNTopicModel(TopicModel):
         nets = self._build(X.shape[1])
         word_counts = torch.from_numpy(np.asarray(X.sum(axis=0)).ravel())
         nets.model.init_word_bias(word_counts)
-        nets.baselines.init_count_weight(word_counts)
+        if not (self.input_baseline and self.mean_field_baseline):
+            # Without the mean-field term the linear count term carries the signal's growth
+            # with document length; with it, the term does and the count weights start at 0.
+            nets.baselines.init_count_weight(word_counts)
         with torch.no_grad():
             mean = np.asarray(X.log1p().mean(axis=0)).ravel()
             nets.encoder.input_mean.copy_(torch.from_numpy(mean).float())

@@ -63,6 +63,7 @@ class TrainConfig:
     patience: int = 20
     val_samples: int = 10
     weight_decay: float = 0.0
+    encoder_dropout: float = 0.0
     max_grad_norm: float = 1e4
     ema_decay: float | None = None
     seed: int = 0
@@ -86,6 +87,8 @@ class TrainConfig:
             raise ModelError(f"patience must be at least 1, got {self.patience}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ModelError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if not 0 <= self.encoder_dropout < 1:
+            raise ModelError(f"encoder_dropout must be in [0, 1), got {self.encoder_dropout}")
         if self.weight_decay < 0:
             raise ModelError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
@@ -375,7 +378,7 @@ def train(
                 new_stats = nets.stats
             else:
                 stats = parallel.running_stats(nets.stats, n_local * cfg.n_samples)
-                out = parallel.step(nets, x, stats, vr, cfg.n_samples, noise)
+                out = parallel.step(nets, x, stats, vr, cfg.n_samples, noise, cfg.encoder_dropout)
                 loss = out.surrogate + out.baseline_loss
                 new_stats = out.stats
             if weight != 1.0:

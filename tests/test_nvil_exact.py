@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from docmodel.nvil import RunningStats, VarianceReduction, learning_signals, nvil_estimate
+from docmodel.nvil import (
+    RunningStats,
+    VarianceReduction,
+    learning_signals,
+    mean_field_baseline_term,
+    nvil_estimate,
+)
 from tests.sbn_exact import exact_elbo, exact_log_px, tiny_networks
 
 LAYERS = [(4,), (3, 2)]
@@ -105,6 +111,35 @@ def test_variance_reduction_cuts_gradient_variance(layers, record_property):
     record_property("reinforce_over_nvil_variance", ratio)
     print(f"layers={layers}: gradient variance REINFORCE / NVIL = {ratio:.1f}")
     assert ratio > 10.0
+
+
+def _baseline_error(model, encoder, baselines, stats, docs, mean_field):
+    """Mean squared error of the first layer's baseline c + C(x) against the exact ELBO."""
+    layers = model.config.layers
+    hs = [torch.zeros(1, len(docs), k, dtype=torch.float64) for k in layers]
+    with torch.no_grad():
+        pred = baselines(encoder.features(docs), docs, hs)[0][0] + stats.mean[0]
+        if mean_field:
+            pred = pred + mean_field_baseline_term(model, encoder, docs, len(layers))[0, 0]
+        exact = torch.stack([exact_elbo(model, encoder, d) for d in docs])
+    return ((pred - exact) ** 2).mean().item()
+
+
+@pytest.mark.parametrize("layers", LAYERS)
+def testmean_field_baseline_term_follows_the_model(layers):
+    # Baselines fitted to one model, then the model changes (as it does at every training step):
+    # with the mean-field term the baseline still predicts the ELBO; without it, it is far off.
+    docs = torch.stack([_doc(seed=s) * (1 + s % 3) for s in range(8)])
+    errors = {}
+    for mean_field in (True, False):
+        model, encoder, baselines = tiny_networks(layers, scale=0.7)
+        vr = VarianceReduction(variance_norm=False, mean_field_term=mean_field)
+        stats = _fit_baselines(model, encoder, baselines, docs, vr)
+        g = torch.Generator().manual_seed(5)
+        with torch.no_grad():
+            model.visible.weight.add_(0.7 * torch.randn(model.visible.weight.shape, generator=g, dtype=torch.float64))
+        errors[mean_field] = _baseline_error(model, encoder, baselines, stats, docs, mean_field)
+    assert errors[True] < errors[False] / 5, errors
 
 
 @pytest.mark.parametrize("layers", LAYERS)

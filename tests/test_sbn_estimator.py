@@ -147,6 +147,23 @@ def test_bad_settings_are_named():
         small_model(algorithm="magic").fit(X)
     with pytest.raises(ModelError, match="batch_size must be at least 1"):
         small_model(batch_size=0).fit(X)
+    with pytest.raises(ModelError, match="encoder_dropout must be in"):
+        small_model(encoder_dropout=1.0).fit(X)
+
+
+def test_encoder_dropout_keeps_the_logits_in_expectation_and_is_off_by_default():
+    from docmodel.sbn import InferenceNetwork, SBNConfig
+
+    torch.manual_seed(0)
+    encoder = InferenceNetwork(SBNConfig(n_words=30, layers=(4,))).double()
+    x = torch.poisson(torch.full((3, 30), 2.0, dtype=torch.float64))
+    plain = encoder.first_logits(x)
+    gen = torch.Generator().manual_seed(1)
+    dropped = torch.stack([encoder.first_logits(x, 0.2, gen) for _ in range(4000)])
+    assert not torch.allclose(dropped[0], plain)  # a mask was applied
+    se = dropped.std(0) / np.sqrt(len(dropped))
+    assert torch.all((dropped.mean(0) - plain).abs() < 5 * se + 1e-9)  # rescaled, so unbiased
+    assert torch.equal(encoder.first_logits(x), plain)  # no dropout unless asked
 
 
 def test_cli_train_evaluate_topics(tmp_path, capsys):

@@ -35,16 +35,20 @@ def add_arguments(p) -> None:
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="SBN optimiser (default Adam)")
     p.add_argument("--learning-rate", type=float, default=3e-3, help="SBN model learning rate")
     p.add_argument("--encoder-learning-rate", type=float, help="SBN inference network learning rate (default: same)")
-    p.add_argument("--samples", type=int, default=1, help="samples per document per SBN step")
+    p.add_argument("--samples", type=int, default=5, help="samples h ~ q(h|x) per document per SBN training step")
     p.add_argument("--patience", type=int, default=20, help="epochs without validation improvement before stopping")
     p.add_argument("--val-docs", type=int, default=100, help="training documents held out for early stopping")
     p.add_argument("--encoder-hidden", type=int, default=0, help="hidden units of q(h|x) (0 = linear)")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument(
+        "--encoder-dropout", type=float, default=0.2,
+        help="NVIL and REINFORCE: dropout on the inference network's input while training (0: off)",
+    )
+    p.add_argument(
         "--ema-decay", type=float, default=0.999,
         help="decay of the parameter average used for validation and the saved model (0: off)",
     )
-    for comp in ("global-baseline", "input-baseline", "variance-norm", "local-signals"):
+    for comp in ("global-baseline", "input-baseline", "mean-field-baseline", "variance-norm", "local-signals"):
         p.add_argument(f"--no-{comp}", action="store_true", help=f"switch off NVIL's {comp.replace('-', ' ')}")
     p.add_argument("--learning-method", choices=["batch", "online"], default="batch", help="LDA learning method")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
@@ -97,6 +101,7 @@ def build_model(args):
         algorithm=args.algorithm,
         global_baseline=not args.no_global_baseline,
         input_baseline=not args.no_input_baseline,
+        mean_field_baseline=not args.no_mean_field_baseline,
         variance_norm=not args.no_variance_norm,
         local_signals=not args.no_local_signals,
         optimizer=args.optimizer,
@@ -110,6 +115,7 @@ def build_model(args):
         n_val_docs=args.val_docs,
         encoder_hidden=args.encoder_hidden,
         weight_decay=args.weight_decay,
+        encoder_dropout=args.encoder_dropout,
         ema_decay=args.ema_decay or None,
         random_state=args.seed,
         device=args.device,
