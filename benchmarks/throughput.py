@@ -1,10 +1,11 @@
 """How close NVIL training and evaluation come to what the hardware allows.
 
 1. Counts the arithmetic and memory traffic of one NVIL training step of the default 20
-   Newsgroups model (V = 2,000 words, K = 50 units, minibatch B = 64, baseline MLP with 100
-   hidden units plus the linear count term, one sample per document): the inference network's
-   linear layer, the baseline network, the generative model's (B, K) x (K, V) product and the
-   softmax over the vocabulary, the backward pass and the Adam update.
+   Newsgroups model (V = 2,000 words, K = 50 units, minibatch B = 64, the estimator's default
+   samples per document S, baseline MLP with 100 hidden units plus the linear count term and the
+   mean-field term, dropout on q's input): the inference network's linear layer, the baseline
+   network, the generative model's (S B, K) x (K, V) product and the softmax over the
+   vocabulary, the backward pass and the Adam update.
 2. Measures, in this process and with the same threads, the rate torch reaches on exactly the
    matrix products of that step, and the bandwidth of an elementwise op on tensors of the step's
    size. Floor on the time of a step = measured time of its matrix products + its other memory
@@ -38,41 +39,51 @@ from _common import load_benchmark, table, write_json
 TARGET_RATIO = 0.3
 
 
-def step_cost(B: int, V: int, K: int, H: int, ema: bool = True) -> dict:
-    """Arithmetic and memory traffic of one NVIL step (one layer, one sample per document).
+def step_cost(B: int, V: int, K: int, H: int, ema: bool = True, n_samples: int = 1, mean_field: bool = True,
+              dropout: bool = False) -> dict:
+    """Arithmetic and memory traffic of one NVIL step of a one-layer model.
 
-    ``ema``: the estimator's default parameter average is updated after every step.
+    ``n_samples`` samples h per document (S); ``mean_field``: the baseline's term
+    log p(x | h = E_q[h]) (one more q and one more p(x|h) forward per document, no backward);
+    ``dropout``: a mask on q's input; ``ema``: the estimator's default parameter average is
+    updated after every step.
 
     Returns a dict with ``matmuls`` (list of (name, (m, k, n)) products of an (m, k) by a (k, n)
     matrix), ``matmul_flops``, ``elementwise_bytes`` (float32 traffic of everything else,
     counted once per necessary pass), ``elementwise_flops`` and ``n_params``.
     """
+    SB = n_samples * B
     matmuls = [
         # forward
         ("q(h|x): features @ W_q^T", (B, V, K)),
         ("baseline: features @ W_1^T", (B, V, H)),
         ("baseline: hidden @ w_2", (B, H, 1)),
-        ("p(x|h): h @ U^T", (B, K, V)),
+        ("p(x|h): h @ U^T", (SB, K, V)),
         # backward: weight gradients (inputs are data or samples, so no input gradients)
         ("dW_q = g^T features", (K, B, V)),
         ("dW_1 = g^T features", (H, B, V)),
         ("dw_2, d hidden", (H, B, 1)),
         ("d hidden = g w_2^T", (B, 1, H)),
-        ("dU = g_a^T h", (V, B, K)),
+        ("dU = g_a^T h", (V, SB, K)),
     ]
+    if mean_field:
+        matmuls += [("mean-field term: features @ W_q^T", (B, V, K)), ("mean-field term: E_q[h] @ U^T", (B, K, V))]
     flops = sum(2 * m * k * n for _, (m, k, n) in matmuls)
     n_params = (V * K + K) + (V * H + H + H + 1 + V) + (V * K + V + K)
     n_averaged = (V * K + K) + (V * K + V + K)
-    BV = B * V
+    BV, SBV = B * V, SB * V
+    # Passes over the (B, V) or (S, B, V) logits: x . a, then max, exp(a - max) in place, sum.
+    n_logits = SBV + (BV if mean_field else 0)
     passes = {
         # forward: centred log counts, count term x . c, x . a, max, exp(a - max) in place, sum
         "features": (2 * BV, 8 * BV),
+        "input dropout": (2 * BV, 12 * BV) if dropout else (0, 0),
         "count term": (2 * BV, 4 * BV),
-        "x . a": (2 * BV, 8 * BV),
-        "log-sum-exp": (3 * BV, 16 * BV),
+        "x . a": (2 * n_logits, 8 * n_logits),
+        "log-sum-exp": (3 * n_logits, 16 * n_logits),
         # backward: g x - (g L / s) e, bias gradient
-        "softmax gradient": (3 * BV, 12 * BV),
-        "bias gradient": (BV, 4 * BV),
+        "softmax gradient": (3 * SBV, 12 * SBV),
+        "bias gradient": (SBV, 4 * SBV),
         # Adam reads p, g, m, v and writes p, m, v; the gradient norm reads g
         "adam + grad norm": (14 * n_params, 32 * n_params),
         # the average of the model's and inference network's parameters: read p and a, write a
@@ -264,9 +275,10 @@ def main() -> None:
     import torch
 
     from docmodel.evaluation import perplexity
-    from docmodel.sbn_estimator import resolve_device
+    from docmodel.sbn_estimator import SBNTopicModel, resolve_device
 
     torch.set_num_threads(args.threads)
+    defaults = SBNTopicModel()  # the step counted is the estimator's default step
     device = resolve_device(args.device)
     train, test = load_benchmark(args.data)
     V = train.n_words
@@ -277,7 +289,8 @@ def main() -> None:
     rows, result = [], {"data": args.data, "device": str(device), "threads": args.threads, "load_average_start": load}
     headline = None
     for i, B in enumerate(int(b) for b in args.batch_sizes.split(",")):
-        cost = step_cost(B, V, 50, 100)
+        cost = step_cost(B, V, 50, 100, n_samples=defaults.n_samples, mean_field=defaults.mean_field_baseline,
+                         dropout=defaults.encoder_dropout > 0)
         machine = measure_machine(cost, device)
         rates, model = train_rate(train.X, B, args.seconds if i == 0 else args.seconds / 2, args.device, args.seed, cost)
         row = {

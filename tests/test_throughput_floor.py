@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import docmodel.sbn as sbn
-from docmodel.nvil import RunningStats, nvil_estimate
+from docmodel.nvil import RunningStats, VarianceReduction, nvil_estimate
 from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig, word_log_likelihood
 
 
@@ -82,7 +82,8 @@ def test_features_are_reused_only_for_the_same_unchanged_minibatch():
     torch.testing.assert_close(encoder.features(y), torch.log1p(y) - 0.5)
 
 
-def test_floor_counts_the_products_a_step_performs():
+@pytest.mark.parametrize("n_samples,mean_field", [(1, True), (3, True), (2, False)])
+def test_floor_counts_the_products_a_step_performs(n_samples, mean_field):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     throughput = importlib.import_module("throughput")
     B, V, K, H = 8, 40, 5, 7
@@ -91,10 +92,11 @@ def test_floor_counts_the_products_a_step_performs():
     x = torch.randint(0, 3, (B, V)).float()
     stats = RunningStats.initial(1)
     with FlopCounterMode(display=False) as counter:
-        out = nvil_estimate(model, encoder, baselines, x, stats, n_samples=1, generator=torch.Generator().manual_seed(0))
+        vr = VarianceReduction(mean_field_term=mean_field)
+        out = nvil_estimate(model, encoder, baselines, x, stats, vr, n_samples, torch.Generator().manual_seed(0), 0.2)
         (out.surrogate + out.baseline_loss).backward()
     counted = counter.get_total_flops()
-    cost = throughput.step_cost(B, V, K, H)
+    cost = throughput.step_cost(B, V, K, H, n_samples=n_samples, mean_field=mean_field, dropout=True)
     # torch counts matrix-matrix products; the count term x . c is a matrix-vector product
     # (forward and backward), which the floor books as memory traffic.
     assert counted == cost["matmul_flops"]
