@@ -136,14 +136,11 @@ def learning_signals(log_ps: list[torch.Tensor], log_qs: list[torch.Tensor], loc
     return p_suffix[:L] - q_suffix
 
 
-def mean_field_baseline_term(model: SBN, encoder: InferenceNetwork, x: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """log p(x | h_1 = E_q[h_1]) for the first layer's baseline, zero for the others: (L, 1, B)."""
+def mean_field_baseline_term(model: SBN, encoder: InferenceNetwork, x: torch.Tensor) -> torch.Tensor:
+    """log p(x | h_1 = E_q[h_1]), the first layer's extra baseline term: (B, V) -> (B,)."""
     with torch.no_grad():
         mean_h1 = torch.sigmoid(encoder.first_logits(x))[None]  # 1,B,K
-        term = model.log_p_x_given_h1(x, mean_h1)  # 1,B
-    out = torch.zeros(n_layers, 1, x.shape[0], dtype=term.dtype, device=term.device)
-    out[0] = term
-    return out
+        return model.log_p_x_given_h1(x, mean_h1)[0]
 
 
 def nvil_estimate(
@@ -189,7 +186,7 @@ def nvil_estimate(
     if vr.input_baseline:
         base = torch.stack(baselines(encoder.features(x), x, [h.detach() for h in hs]))  # L,S,B
         if vr.mean_field_term:
-            base = base + mean_field_baseline_term(model, encoder, x, L)
+            base = torch.cat([base[:1] + mean_field_baseline_term(model, encoder, x), base[1:]])
     else:
         base = torch.zeros_like(signals)
     residual = signals - base.detach()  # L,S,B

@@ -173,7 +173,7 @@ class SBNTopicModel(TopicModel):
             max_seconds=self.max_seconds,
             patience=self.patience,
             weight_decay=self.weight_decay,
-            encoder_dropout=0.0 if self.algorithm == "wake-sleep" else self.encoder_dropout,
+            encoder_dropout=self.encoder_dropout,
             ema_decay=self.ema_decay,
             seed=self.random_state,
         )

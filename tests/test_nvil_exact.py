@@ -120,7 +120,7 @@ def _baseline_error(model, encoder, baselines, stats, docs, mean_field):
     with torch.no_grad():
         pred = baselines(encoder.features(docs), docs, hs)[0][0] + stats.mean[0]
         if mean_field:
-            pred = pred + mean_field_baseline_term(model, encoder, docs, len(layers))[0, 0]
+            pred = pred + mean_field_baseline_term(model, encoder, docs)
         exact = torch.stack([exact_elbo(model, encoder, d) for d in docs])
     return ((pred - exact) ** 2).mean().item()
 
