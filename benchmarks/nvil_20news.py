@@ -8,6 +8,7 @@ document completion, with training time and throughput.
 
     python benchmarks/nvil_20news.py                       # 20news_nvdm, 15 minutes at most
     python benchmarks/nvil_20news.py --data 20news_prodlda
+    python benchmarks/nvil_20news.py --device cuda         # on a GPU
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples", type=int, default=100, help="importance samples per test document")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--batch-size", type=int, default=64, help="training minibatch (the estimator's default is 64)")
     p.add_argument("--json")
     args = p.parse_args()
 
@@ -38,7 +41,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     train, test = load_benchmark(args.data)
     print(f"{args.data}: {train.n_docs} train / {test.n_docs} test documents, {train.n_words} words")
-    model = SBNTopicModel(n_units=args.units, max_epochs=100000, max_seconds=args.max_minutes * 60, random_state=args.seed)
+    model = SBNTopicModel(n_units=args.units, max_epochs=100000, max_seconds=args.max_minutes * 60, random_state=args.seed,
+                          batch_size=args.batch_size, device=args.device)
     model.fit(train.X, vocabulary=train.vocabulary)
     rate = float(np.median([h["docs_per_second"] for h in model.history_]))
     t0 = time.perf_counter()
@@ -48,6 +52,8 @@ def main() -> None:
         "data": args.data,
         "units": args.units,
         "seed": args.seed,
+        "device": str(model._device()),
+        "batch_size": args.batch_size,
         "train_seconds": model.train_seconds_,
         "epochs": model.history_[-1]["epoch"] if model.history_ else 0,
         "best_epoch": model.train_result_["best_epoch"],
