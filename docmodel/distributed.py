@@ -39,6 +39,11 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def _in_torchrun() -> bool:
+    """True inside any worker started by ``torchrun``, a single one included."""
+    return "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
+
+
 def rank() -> int:
     """This process's rank (0 outside a distributed run)."""
     if dist.is_available() and dist.is_initialized():
@@ -150,9 +155,9 @@ class DataParallel(Local):
     """
 
     def __init__(self, device: torch.device):
-        if not launched_by_torchrun():
+        if not _in_torchrun():
             raise ModelError(
-                "distributed training needs several processes started by torchrun "
+                "distributed training needs processes started by torchrun "
                 "(e.g. torchrun --nproc-per-node 2 -m docmodel train ... --distributed); "
                 f"WORLD_SIZE is {os.environ.get('WORLD_SIZE', 'unset')}"
             )

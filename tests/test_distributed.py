@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from corpora import Corpus, Dataset
 from docmodel.checkpoint import load_model
@@ -38,9 +39,9 @@ def _run(cmd):
     return done
 
 
-def _torchrun(*args):
+def _torchrun(*args, workers: int = 2):
     # --standalone: a rendezvous on localhost at a free port, so parallel test runs never collide.
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(workers),
             "-m", "docmodel", *args]
 
 
@@ -52,22 +53,41 @@ def test_shards_cover_the_minibatch_once(n_global, world, expected):
     assert [shard_bounds(n_global, world, r) for r in range(world)] == expected
 
 
-def test_two_workers_match_one_process(corpus, tmp_path):
+def _compare_with_one_process(corpus, tmp_path, extra=(), workers=2):
     single, ddp = tmp_path / "single", tmp_path / "ddp"
-    _run([sys.executable, "-m", "docmodel", "train", str(corpus), *_ARGS, "-o", str(single)])
-    done = _run(_torchrun("train", str(corpus), *_ARGS, "-o", str(ddp)))
+    _run([sys.executable, "-m", "docmodel", "train", str(corpus), *_ARGS, *extra, "-o", str(single)])
+    done = _run(_torchrun("train", str(corpus), *_ARGS, *extra, "--distributed", "-o", str(ddp), workers=workers))
     assert done.stdout.count("saved ") == 1, done.stdout  # only rank 0 writes the model
     a, b = load_model(single), load_model(ddp)
     assert [h["step"] for h in b.history_] == [h["step"] for h in a.history_]
+    # Tolerances: the workers' smaller products round differently, and where a Bernoulli draw's
+    # uniform lies within that rounding of its probability one sample flips and the runs part a
+    # little. On an AMD EPYC CPU no draw flipped (unit-word weights equal to 1.3e-7); on an Intel
+    # Xeon one did: validation bound 1.7e-4 relative, weights 0.014. The errors these bounds exist
+    # to catch were measured too: running statistics not all-reduced 0.11 and 0.45, shards
+    # weighted equally instead of by their share 3.8e-3 and 0.13.
     np.testing.assert_allclose(
-        [h["val_perplexity_bound"] for h in b.history_], [h["val_perplexity_bound"] for h in a.history_], rtol=1e-5
+        [h["val_perplexity_bound"] for h in b.history_], [h["val_perplexity_bound"] for h in a.history_], rtol=6e-4
     )
     np.testing.assert_allclose(
-        [h["train_elbo"] for h in b.history_], [h["train_elbo"] for h in a.history_], rtol=1e-5
+        [h["train_elbo"] for h in b.history_], [h["train_elbo"] for h in a.history_], rtol=2e-4
     )
-    np.testing.assert_allclose(b.unit_word(), a.unit_word(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(b.unit_word(), a.unit_word(), atol=0.04)
     # Training moved the model: the comparison is not between two untrained networks.
     assert a.history_[-1]["val_perplexity_bound"] < 0.9 * a.history_[0]["val_perplexity_bound"]
+
+
+@pytest.mark.parametrize("workers", [2, 1])
+def test_workers_match_one_process(corpus, tmp_path, workers):
+    # One worker under torchrun (a machine with one GPU, say) runs the same distributed code.
+    _compare_with_one_process(corpus, tmp_path, workers=workers)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU in this session")
+def test_nccl_workers_match_one_process(corpus, tmp_path):
+    # One worker per GPU (NCCL refuses two ranks on one device); with a single GPU this still runs
+    # the NCCL process group, DDP's gradient all-reduce and the all-reduced NVIL statistics.
+    _compare_with_one_process(corpus, tmp_path, ["--device", "cuda"], workers=torch.cuda.device_count())
 
 
 @pytest.mark.slow
@@ -77,7 +97,7 @@ def test_two_workers_reinforce_without_baselines(corpus, tmp_path):
     _run([sys.executable, "-m", "docmodel", "train", str(corpus), *args, "-o", str(tmp_path / "single")])
     _run(_torchrun("train", str(corpus), *args, "-o", str(tmp_path / "ddp")))
     a, b = load_model(tmp_path / "single"), load_model(tmp_path / "ddp")
-    np.testing.assert_allclose(b.unit_word(), a.unit_word(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(b.unit_word(), a.unit_word(), atol=0.04)  # see _compare_with_one_process
 
 
 def test_distributed_without_torchrun_is_one_line(corpus, tmp_path, capsys, monkeypatch):
