@@ -76,8 +76,10 @@ class Local:
     def running_stats(self, stats: RunningStats, n_local: int) -> RunningStats:
         return stats
 
-    def step(self, nets, x, stats, vr, n_samples, noise, input_dropout=0.0) -> NVILResult:
-        return nvil_estimate(nets.model, nets.encoder, nets.baselines, x, stats, vr, n_samples, noise, input_dropout)
+    def step(self, nets, x, stats, vr, n_samples, noise, input_dropout=0.0, dropout_words=False) -> NVILResult:
+        return nvil_estimate(
+            nets.model, nets.encoder, nets.baselines, x, stats, vr, n_samples, noise, input_dropout, dropout_words
+        )
 
     def any(self, flags: list[bool]) -> list[bool]:
         """Each flag set on any worker (here: as given)."""
@@ -133,14 +135,16 @@ class _SharedStats(RunningStats):
 class _NVILStep(nn.Module):
     """The three networks as one module whose forward is the NVIL estimate (for DDP)."""
 
-    def __init__(self, nets, vr: VarianceReduction, n_samples: int, input_dropout: float):
+    def __init__(self, nets, vr: VarianceReduction, n_samples: int, input_dropout: float, dropout_words: bool):
         super().__init__()
         self.model, self.encoder, self.baselines = nets.model, nets.encoder, nets.baselines
-        self.vr, self.n_samples, self.input_dropout = vr, n_samples, input_dropout
+        self.vr, self.n_samples = vr, n_samples
+        self.input_dropout, self.dropout_words = input_dropout, dropout_words
 
     def forward(self, x, stats, noise) -> NVILResult:
         return nvil_estimate(
-            self.model, self.encoder, self.baselines, x, stats, self.vr, self.n_samples, noise, self.input_dropout
+            self.model, self.encoder, self.baselines, x, stats, self.vr, self.n_samples, noise, self.input_dropout,
+            self.dropout_words,
         )
 
 
@@ -182,9 +186,9 @@ class DataParallel(Local):
     def running_stats(self, stats: RunningStats, n_local: int) -> RunningStats:
         return _SharedStats(stats.mean, stats.var, stats.count, n_local=n_local)
 
-    def step(self, nets, x, stats, vr, n_samples, noise, input_dropout=0.0) -> NVILResult:
+    def step(self, nets, x, stats, vr, n_samples, noise, input_dropout=0.0, dropout_words=False) -> NVILResult:
         if self._ddp is None:
-            module = _NVILStep(nets, vr, n_samples, input_dropout)
+            module = _NVILStep(nets, vr, n_samples, input_dropout, dropout_words)
             ids = [self.device.index] if self.device.type == "cuda" else None
             # input_mean is fixed before training, so buffers need no broadcast per step (the
             # keyword was renamed in torch 2.13); plain REINFORCE leaves the baselines unused.

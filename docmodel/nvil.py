@@ -153,6 +153,7 @@ def nvil_estimate(
     n_samples: int = 1,
     generator: torch.Generator | None = None,
     input_dropout: float = 0.0,
+    dropout_words: bool = False,
 ) -> NVILResult:
     """The NVIL gradient estimator on one minibatch.
 
@@ -169,13 +170,14 @@ def nvil_estimate(
     input_dropout : float
         Dropout on the inference network's input (one mask per document, shared by its
         samples): a regulariser of q for training. The estimate is then the gradient of the
-        bound averaged over masks; with 0 it is exactly the bound's.
+        bound averaged over masks; with 0 it is exactly the bound's. ``dropout_words``: the
+        mask removes words from the document instead of zeroing features.
 
     Returns
     -------
     NVILResult
     """
-    hs, log_qs = encoder.sample(x, n_samples, generator, input_dropout)  # [S,B,K_l], [S,B]
+    hs, log_qs = encoder.sample(x, n_samples, generator, input_dropout, dropout_words)  # [S,B,K_l], [S,B]
     log_ps = joint_terms(model, x, hs)  # L+1 x [S,B]
     log_p = torch.stack(log_ps).sum(0)  # S,B
     log_q = torch.stack(log_qs).sum(0)  # S,B

@@ -307,29 +307,33 @@ class InferenceNetwork(nn.Module):
         self._features_memo = (key, f) if torch.is_grad_enabled() and not x.requires_grad else None
         return f
 
-    def first_logits(self, x: torch.Tensor, dropout: float = 0.0, generator=None) -> torch.Tensor:
+    def first_logits(self, x: torch.Tensor, dropout: float = 0.0, generator=None, words: bool = False) -> torch.Tensor:
         """Logits of q(h_1 = 1 | x): (B, V) -> (B, K_1).
 
-        ``dropout`` > 0 (training only) zeroes each document's centred input features with this
-        probability and rescales the rest, the mask drawn from ``generator``.
+        ``dropout`` > 0 (training only) draws a mask from ``generator`` with this probability per
+        document and word. By default the masked centred features are zeroed and the rest
+        rescaled; with ``words`` the masked words are removed from the document instead (their
+        count set to 0, so the feature is -input_mean; nothing rescaled): q learns to recognise a
+        document from part of its words.
         """
         f = self.features(x)
         if dropout > 0:
             keep = uniform_noise(f.shape, f.dtype, f.device, generator) >= dropout
-            f = f * keep / (1.0 - dropout)
+            f = torch.where(keep, f, -self.input_mean) if words else f * keep / (1.0 - dropout)
         return self.first(f)
 
     def sample(
-        self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None, dropout: float = 0.0
+        self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None, dropout: float = 0.0,
+        words: bool = False,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Draw h ~ q(h|x) (with ``dropout`` on the input features: see :meth:`first_logits`).
+        """Draw h ~ q(h|x) (with ``dropout`` on the input: see :meth:`first_logits`).
 
         Returns
         -------
         hs : list of Tensor, shapes (S, B, K_l), nearest the words first
         log_qs : list of Tensor, shapes (S, B): log q(h_l | h_{l-1}) per layer
         """
-        logits = self.first_logits(x, dropout, generator).expand(n_samples, -1, -1)  # S,B,K1
+        logits = self.first_logits(x, dropout, generator, words).expand(n_samples, -1, -1)  # S,B,K1
         hs, log_qs = [], []
         for i in range(len(self.upper) + 1):
             if i > 0:

@@ -72,6 +72,9 @@ class SBNTopicModel(TopicModel):
     encoder_dropout : float
         NVIL and REINFORCE: dropout on the inference network's input while training (0.2 by default), so
         that q does not fit the training documents at the expense of new ones.
+    encoder_dropout_words : bool
+        The dropout removes whole words from q's view of a document (count set to 0) instead of
+        zeroing its centred features.
     ema_decay : float or None
         Validation, early stopping and the fitted model use an exponential moving average of
         the parameters with this decay (None: the raw parameters).
@@ -110,6 +113,7 @@ class SBNTopicModel(TopicModel):
         baseline_hidden: int = 100,
         weight_decay: float = 0.0,
         encoder_dropout: float = 0.2,
+        encoder_dropout_words: bool = False,
         ema_decay: float | None = 0.999,
         random_state: int = 0,
         device: str = "cpu",
@@ -137,6 +141,7 @@ class SBNTopicModel(TopicModel):
         self.baseline_hidden = baseline_hidden
         self.weight_decay = weight_decay
         self.encoder_dropout = encoder_dropout
+        self.encoder_dropout_words = encoder_dropout_words
         self.ema_decay = ema_decay
         self.random_state = random_state
         self.device = device
@@ -174,6 +179,7 @@ class SBNTopicModel(TopicModel):
             patience=self.patience,
             weight_decay=self.weight_decay,
             encoder_dropout=self.encoder_dropout,
+            encoder_dropout_words=self.encoder_dropout_words,
             ema_decay=self.ema_decay,
             seed=self.random_state,
         )

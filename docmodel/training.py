@@ -64,6 +64,7 @@ class TrainConfig:
     val_samples: int = 10
     weight_decay: float = 0.0
     encoder_dropout: float = 0.0
+    encoder_dropout_words: bool = False
     max_grad_norm: float = 1e4
     ema_decay: float | None = None
     seed: int = 0
@@ -378,7 +379,9 @@ def train(
                 new_stats = nets.stats
             else:
                 stats = parallel.running_stats(nets.stats, n_local * cfg.n_samples)
-                out = parallel.step(nets, x, stats, vr, cfg.n_samples, noise, cfg.encoder_dropout)
+                out = parallel.step(
+                    nets, x, stats, vr, cfg.n_samples, noise, cfg.encoder_dropout, cfg.encoder_dropout_words
+                )
                 loss = out.surrogate + out.baseline_loss
                 new_stats = out.stats
             if weight != 1.0:

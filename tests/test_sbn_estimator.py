@@ -166,6 +166,22 @@ def test_encoder_dropout_keeps_the_logits_in_expectation_and_is_off_by_default()
     assert torch.equal(encoder.first_logits(x), plain)  # no dropout unless asked
 
 
+def test_word_dropout_removes_whole_words_from_qs_view():
+    from docmodel.sbn import InferenceNetwork, SBNConfig
+
+    torch.manual_seed(0)
+    encoder = InferenceNetwork(SBNConfig(n_words=400, layers=(4,))).double()
+    encoder.input_mean.copy_(torch.rand(400, dtype=torch.float64))
+    encoder.first = torch.nn.Identity()  # the logits are then the features themselves
+    x = torch.poisson(torch.full((3, 400), 2.0, dtype=torch.float64))
+    f = encoder.features(x)
+    seen = encoder.first_logits(x, 0.3, torch.Generator().manual_seed(1), words=True)
+    removed = ~torch.isclose(seen, f)
+    # A removed word looks exactly like an absent one; the others are untouched (not rescaled).
+    assert torch.allclose(seen[removed], encoder.features(torch.zeros_like(x))[removed])
+    assert abs(removed[x > 0].double().mean().item() - 0.3) < 0.04
+
+
 def test_cli_train_evaluate_topics(tmp_path, capsys):
     X, vocab = planted_corpus(n_docs=300)
     ids = [f"d{i}" for i in range(300)]

@@ -45,6 +45,10 @@ def add_arguments(p) -> None:
         help="NVIL and REINFORCE: dropout on the inference network's input while training (0: off)",
     )
     p.add_argument(
+        "--encoder-dropout-words", action="store_true",
+        help="the encoder dropout removes whole words from q's view of a document instead of zeroing features",
+    )
+    p.add_argument(
         "--ema-decay", type=float, default=0.999,
         help="decay of the parameter average used for validation and the saved model (0: off)",
     )
@@ -116,6 +120,7 @@ def build_model(args):
         encoder_hidden=args.encoder_hidden,
         weight_decay=args.weight_decay,
         encoder_dropout=args.encoder_dropout,
+        encoder_dropout_words=args.encoder_dropout_words,
         ema_decay=args.ema_decay or None,
         random_state=args.seed,
         device=args.device,
