@@ -29,6 +29,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--batch-size", type=int, default=64, help="training minibatch (the estimator's default is 64)")
+    p.add_argument("--encoder-dropout", type=float, default=0.2)
+    p.add_argument("--encoder-dropout-words", action="store_true", help="the dropout removes whole words")
     p.add_argument("--json")
     args = p.parse_args()
 
@@ -42,7 +44,8 @@ def main() -> None:
     train, test = load_benchmark(args.data)
     print(f"{args.data}: {train.n_docs} train / {test.n_docs} test documents, {train.n_words} words")
     model = SBNTopicModel(n_units=args.units, max_epochs=100000, max_seconds=args.max_minutes * 60, random_state=args.seed,
-                          batch_size=args.batch_size, device=args.device)
+                          batch_size=args.batch_size, device=args.device, encoder_dropout=args.encoder_dropout,
+                          encoder_dropout_words=args.encoder_dropout_words)
     model.fit(train.X, vocabulary=train.vocabulary)
     rate = float(np.median([h["docs_per_second"] for h in model.history_]))
     t0 = time.perf_counter()
@@ -54,6 +57,8 @@ def main() -> None:
         "seed": args.seed,
         "device": str(model._device()),
         "batch_size": args.batch_size,
+        "encoder_dropout": args.encoder_dropout,
+        "encoder_dropout_words": args.encoder_dropout_words,
         "train_seconds": model.train_seconds_,
         "epochs": model.history_[-1]["epoch"] if model.history_ else 0,
         "best_epoch": model.train_result_["best_epoch"],
