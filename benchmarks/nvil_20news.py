@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64, help="training minibatch (the estimator's default is 64)")
     p.add_argument("--encoder-dropout", type=float, default=0.2)
     p.add_argument("--encoder-dropout-words", action="store_true", help="the dropout removes whole words")
+    p.add_argument("--encoder-dreams", type=float, default=0.0, help="dreamed documents per real one for q (0: off)")
     p.add_argument("--json")
     args = p.parse_args()
 
@@ -45,7 +46,7 @@ def main() -> None:
     print(f"{args.data}: {train.n_docs} train / {test.n_docs} test documents, {train.n_words} words")
     model = SBNTopicModel(n_units=args.units, max_epochs=100000, max_seconds=args.max_minutes * 60, random_state=args.seed,
                           batch_size=args.batch_size, device=args.device, encoder_dropout=args.encoder_dropout,
-                          encoder_dropout_words=args.encoder_dropout_words)
+                          encoder_dropout_words=args.encoder_dropout_words, encoder_dreams=args.encoder_dreams)
     model.fit(train.X, vocabulary=train.vocabulary)
     rate = float(np.median([h["docs_per_second"] for h in model.history_]))
     t0 = time.perf_counter()
@@ -59,6 +60,7 @@ def main() -> None:
         "batch_size": args.batch_size,
         "encoder_dropout": args.encoder_dropout,
         "encoder_dropout_words": args.encoder_dropout_words,
+        "encoder_dreams": args.encoder_dreams,
         "train_seconds": model.train_seconds_,
         "epochs": model.history_[-1]["epoch"] if model.history_ else 0,
         "best_epoch": model.train_result_["best_epoch"],

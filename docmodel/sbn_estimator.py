@@ -75,6 +75,11 @@ class SBNTopicModel(TopicModel):
     encoder_dropout_words : bool
         The dropout removes whole words from q's view of a document (count set to 0) instead of
         zeroing its centred features.
+    encoder_dreams : float
+        NVIL only: with each minibatch, the inference network and the baselines are also trained,
+        by the same estimator, on this many documents per real one dreamed from the current model
+        (see :func:`docmodel.wake_sleep.nvil_on_dreams`); the model learns from real documents
+        only. 0 (the default) is the paper's NVIL.
     ema_decay : float or None
         Validation, early stopping and the fitted model use an exponential moving average of
         the parameters with this decay (None: the raw parameters).
@@ -114,6 +119,7 @@ class SBNTopicModel(TopicModel):
         weight_decay: float = 0.0,
         encoder_dropout: float = 0.2,
         encoder_dropout_words: bool = False,
+        encoder_dreams: float = 0.0,
         ema_decay: float | None = 0.999,
         random_state: int = 0,
         device: str = "cpu",
@@ -142,6 +148,7 @@ class SBNTopicModel(TopicModel):
         self.weight_decay = weight_decay
         self.encoder_dropout = encoder_dropout
         self.encoder_dropout_words = encoder_dropout_words
+        self.encoder_dreams = encoder_dreams
         self.ema_decay = ema_decay
         self.random_state = random_state
         self.device = device
@@ -180,6 +187,7 @@ class SBNTopicModel(TopicModel):
             weight_decay=self.weight_decay,
             encoder_dropout=self.encoder_dropout,
             encoder_dropout_words=self.encoder_dropout_words,
+            encoder_dreams=self.encoder_dreams,
             ema_decay=self.ema_decay,
             seed=self.random_state,
         )

@@ -31,7 +31,7 @@ from docmodel.distributed import Local
 from docmodel.errors import ModelError
 from docmodel.nvil import RunningStats, VarianceReduction
 from docmodel.sbn import SBN, Baselines, InferenceNetwork
-from docmodel.wake_sleep import wake_sleep_step
+from docmodel.wake_sleep import nvil_on_dreams, wake_sleep_step
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     encoder_dropout: float = 0.0
     encoder_dropout_words: bool = False
+    encoder_dreams: float = 0.0
     max_grad_norm: float = 1e4
     ema_decay: float | None = None
     seed: int = 0
@@ -90,6 +91,10 @@ class TrainConfig:
             raise ModelError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if not 0 <= self.encoder_dropout < 1:
             raise ModelError(f"encoder_dropout must be in [0, 1), got {self.encoder_dropout}")
+        if not 0 <= self.encoder_dreams <= 16:
+            raise ModelError(f"encoder_dreams must be in [0, 16] (dreamed documents per real one), got {self.encoder_dreams}")
+        if self.encoder_dreams and self.algorithm != "nvil":
+            raise ModelError("encoder_dreams applies to nvil training only")
         if self.weight_decay < 0:
             raise ModelError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
@@ -297,6 +302,8 @@ def train(
     parallel = parallel or Local()
     if parallel.world_size > 1 and cfg.algorithm == "wake-sleep":
         raise ModelError("distributed training supports nvil and reinforce, not wake-sleep")
+    if parallel.world_size > 1 and cfg.encoder_dreams:
+        raise ModelError("distributed training does not support encoder_dreams (--encoder-dreams); set it to 0")
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     vr = VarianceReduction.none() if cfg.algorithm == "reinforce" else cfg.variance_reduction
     opt = _optimizer(nets, cfg)
@@ -384,6 +391,14 @@ def train(
                 )
                 loss = out.surrogate + out.baseline_loss
                 new_stats = out.stats
+                if cfg.encoder_dreams:
+                    n_dreams = max(1, round(cfg.encoder_dreams * len(rows)))
+                    dreamt = nvil_on_dreams(
+                        nets.model, nets.encoder, nets.baselines, n_dreams, lengths, stats, vr, cfg.n_samples, gen,
+                        cfg.encoder_dropout, cfg.encoder_dropout_words,
+                    )
+                    w = n_dreams / len(rows)
+                    loss = loss + w * (dreamt.surrogate + dreamt.baseline_loss)
             if weight != 1.0:
                 # After the workers' gradients are averaged, this gives the global minibatch mean.
                 loss = loss * weight

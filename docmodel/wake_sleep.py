@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from docmodel.nvil import joint_terms
+from docmodel.nvil import NVILResult, RunningStats, VarianceReduction, joint_terms, nvil_estimate
+from docmodel.sbn import Baselines
 from docmodel.sbn import SBN, InferenceNetwork, bernoulli_log_prob
 
 
@@ -94,3 +95,36 @@ def wake_sleep_step(
         model_loss=-log_p.mean(),
         encoder_loss=-log_q_dream.mean(),
     )
+
+
+def nvil_on_dreams(
+    model: SBN,
+    encoder: InferenceNetwork,
+    baselines: Baselines,
+    n_docs: int,
+    lengths: torch.Tensor,
+    stats: RunningStats,
+    vr: VarianceReduction,
+    n_samples: int = 1,
+    generator: torch.Generator | None = None,
+    input_dropout: float = 0.0,
+    dropout_words: bool = False,
+) -> NVILResult:
+    """The NVIL estimate on ``n_docs`` documents dreamed from the model, for q and the baselines.
+
+    The inference network is only a means of computing the bound: training it on more documents
+    than the corpus holds is legitimate, and dreamed documents are an unlimited supply of them.
+    The objective on them is the same bound and the estimator NVIL's; the model's parameters are
+    held fixed, so its gradient is still that of the bound on the real documents alone. The
+    returned ``stats`` are not meant to be kept: dreams are centred and scaled with the real
+    documents' statistics.
+    """
+    _, x = dream(model, n_docs, lengths, generator)
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        return nvil_estimate(model, encoder, baselines, x, stats, vr, n_samples, generator, input_dropout, dropout_words)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)

@@ -110,3 +110,12 @@ def test_distributed_without_torchrun_is_one_line(corpus, tmp_path, capsys, monk
 def test_distributed_lda_is_refused(corpus, tmp_path, capsys):
     code = main(["train", str(corpus), "--model", "lda", "--distributed", "-o", str(tmp_path / "m")])
     assert code == 2 and "SBN training only" in capsys.readouterr().err
+
+
+def test_distributed_dreams_are_refused(corpus, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    cmd = _torchrun("train", str(corpus), *_ARGS, "--encoder-dreams", "1", "-o", str(tmp_path / "m"))
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode != 0 and "does not support encoder_dreams" in done.stdout + done.stderr
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir()), list((tmp_path / "m").iterdir())

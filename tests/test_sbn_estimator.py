@@ -182,6 +182,48 @@ def test_word_dropout_removes_whole_words_from_qs_view():
     assert abs(removed[x > 0].double().mean().item() - 0.3) < 0.04
 
 
+def test_dreams_train_q_and_the_baselines_but_not_the_model():
+    from docmodel.nvil import RunningStats, VarianceReduction, nvil_estimate
+    from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig
+    from docmodel.wake_sleep import nvil_on_dreams
+
+    torch.manual_seed(0)
+    config = SBNConfig(n_words=40, layers=(5, 3))
+    model, encoder, baselines = SBN(config), InferenceNetwork(config), Baselines(config)
+    x = torch.poisson(torch.full((6, 40), 1.5))
+    lengths = x.sum(1).long()
+    stats, vr = RunningStats.initial(2), VarianceReduction()
+    nets = (model, encoder, baselines)
+
+    def grads(with_dreams):
+        for m in nets:
+            m.zero_grad(set_to_none=True)
+        gen = torch.Generator().manual_seed(1)
+        out = nvil_estimate(model, encoder, baselines, x, stats, vr, 2, gen)
+        loss = out.surrogate + out.baseline_loss
+        if with_dreams:
+            d = nvil_on_dreams(model, encoder, baselines, 12, lengths, stats, vr, 2, gen)
+            loss = loss + 2.0 * (d.surrogate + d.baseline_loss)
+        loss.backward()
+        return [[p.grad.clone() for p in m.parameters()] for m in nets]
+
+    plain, dreamt = grads(False), grads(True)
+    assert all(torch.equal(a, b) for a, b in zip(plain[0], dreamt[0]))  # the model: real documents only
+    for part in (1, 2):  # q and the baselines learn from the dreams too
+        assert any(not torch.allclose(a, b) for a, b in zip(plain[part], dreamt[part]))
+    assert all(p.requires_grad for p in model.parameters())  # unfrozen afterwards
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"encoder_dreams": -1.0}, "encoder_dreams must be in"),
+    ({"encoder_dreams": 1.0, "algorithm": "wake-sleep"}, "nvil training only"),
+])
+def test_encoder_dreams_is_validated(kwargs, message):
+    X, _ = planted_corpus(n_docs=60)
+    with pytest.raises(ModelError, match=message):
+        small_model(**kwargs).fit(X)
+
+
 def test_cli_train_evaluate_topics(tmp_path, capsys):
     X, vocab = planted_corpus(n_docs=300)
     ids = [f"d{i}" for i in range(300)]

@@ -49,6 +49,10 @@ def add_arguments(p) -> None:
         help="the encoder dropout removes whole words from q's view of a document instead of zeroing features",
     )
     p.add_argument(
+        "--encoder-dreams", type=float, default=0.0, metavar="F",
+        help="NVIL: also train q on F documents dreamed from the model per real one (0: off, the paper's NVIL)",
+    )
+    p.add_argument(
         "--ema-decay", type=float, default=0.999,
         help="decay of the parameter average used for validation and the saved model (0: off)",
     )
@@ -121,6 +125,7 @@ def build_model(args):
         weight_decay=args.weight_decay,
         encoder_dropout=args.encoder_dropout,
         encoder_dropout_words=args.encoder_dropout_words,
+        encoder_dreams=args.encoder_dreams,
         ema_decay=args.ema_decay or None,
         random_state=args.seed,
         device=args.device,
