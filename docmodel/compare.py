@@ -66,6 +66,9 @@ class CompareSettings:
         Which of ``sbn_nvil``, ``sbn_wake_sleep``, ``lda`` to train.
     sbn_params, lda_params : mapping
         Further estimator parameters (for example a small ``max_epochs`` for quick runs).
+    nvil_params : mapping
+        Parameters of the NVIL-trained SBN only, on top of ``sbn_params`` (for example
+        ``encoder_dreams``, which wake-sleep does not take).
     """
 
     n_units: int = 50
@@ -77,6 +80,7 @@ class CompareSettings:
     models: tuple[str, ...] = MODEL_NAMES
     sbn_params: Mapping = field(default_factory=dict)
     lda_params: Mapping = field(default_factory=dict)
+    nvil_params: Mapping = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
@@ -96,6 +100,7 @@ class CompareSettings:
         out = asdict(self)
         out["models"] = list(self.models)
         out["sbn_params"], out["lda_params"] = dict(self.sbn_params), dict(self.lda_params)
+        out["nvil_params"] = dict(self.nvil_params)
         return out
 
     @classmethod
@@ -122,6 +127,8 @@ def build_model(name: str, settings: CompareSettings, max_seconds: float | None)
 
     algorithm = {"sbn_nvil": "nvil", "sbn_wake_sleep": "wake-sleep"}[name]
     params = dict(settings.sbn_params)
+    if name == "sbn_nvil":
+        params.update(settings.nvil_params)
     if max_seconds is not None:
         # The budget, not an epoch count, ends a timed run (early stopping still applies).
         params.setdefault("max_epochs", 100_000)

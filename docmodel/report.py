@@ -185,6 +185,13 @@ def _scatter_pair(report: dict) -> tuple[str, str] | None:
     return (sbn, "lda") if sbn is not None and "lda" in names else None
 
 
+def _options_line(settings: dict) -> list[str]:
+    """The non-default estimator options the SBNs were trained with, if any, as one line."""
+    parts = [f"both SBNs: {k}={v}" for k, v in sorted((settings.get("sbn_params") or {}).items()) if k != "device"]
+    parts += [f"NVIL: {k}={v}" for k, v in sorted((settings.get("nvil_params") or {}).items())]
+    return [f"Options: {'; '.join(parts)}."] if parts else []
+
+
 def render_markdown(report: dict, per_document: dict | None = None, plots: list[str] = ()) -> str:
     """``report.md``: settings, the figures, the reading, the plots and every unit's top words."""
     corpus, settings = report["corpus"], report["settings"]
@@ -197,6 +204,7 @@ def render_markdown(report: dict, per_document: dict | None = None, plots: list[
         f"documents, {corpus['n_words']} words.",
         f"Every model has {settings['n_units']} latent units; seed {settings['seed']}; {budget} "
         f"({settings['budget_rule']}).",
+        *_options_line(settings),
         "",
         "## Figures",
         "",

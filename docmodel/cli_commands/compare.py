@@ -29,6 +29,15 @@ def add_arguments(p) -> None:
     p.add_argument("--val-docs", type=int, default=100, help="training documents held out for validation (default 100)")
     p.add_argument("--models", default=",".join(MODELS), help=f"models to train (default {','.join(MODELS)})")
     p.add_argument("--device", default="cpu", help="device of the SBNs: cpu, cuda or auto")
+    p.add_argument("--batch-size", type=int, help="minibatch of both SBNs (default: the estimator's, 64)")
+    p.add_argument(
+        "--nvil-dropout-words", action="store_true",
+        help="NVIL's encoder dropout removes whole words (see docmodel train --encoder-dropout-words)",
+    )
+    p.add_argument(
+        "--nvil-dreams", type=float, default=0.0, metavar="F",
+        help="NVIL also trains q on F dreamed documents per real one (see docmodel train --encoder-dreams)",
+    )
 
 
 def run(args) -> int:
@@ -41,7 +50,11 @@ def run(args) -> int:
         n_samples=args.samples,
         n_val_docs=args.val_docs,
         models=_models(args.models),
-        sbn_params={"device": args.device},
+        sbn_params={"device": args.device, **({"batch_size": args.batch_size} if args.batch_size else {})},
+        nvil_params={
+            **({"encoder_dropout_words": True} if args.nvil_dropout_words else {}),
+            **({"encoder_dreams": args.nvil_dreams} if args.nvil_dreams else {}),
+        },
     )
     dataset = load_dataset(args.corpus_dir)
     bars = []
