@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from docmodel.nvil import NVILResult, RunningStats, VarianceReduction, joint_terms, nvil_estimate
-from docmodel.sbn import Baselines
-from docmodel.sbn import SBN, InferenceNetwork, bernoulli_log_prob
+from docmodel.sbn import SBN, Baselines, InferenceNetwork, bernoulli_log_prob
 
 
 @dataclass
