@@ -75,7 +75,7 @@ def sbn_estimator(
     seed: int,
 ):
     """An unfitted SBN from the Train page's settings (``max_seconds`` 0: no time budget,
-    ``encoder_learning_rate`` 0: the model's)."""
+    ``encoder_learning_rate`` 0: the model's, ``batch_size`` 0: automatic)."""
     from docmodel.sbn_estimator import SBNTopicModel
 
     return SBNTopicModel(
@@ -84,7 +84,7 @@ def sbn_estimator(
         algorithm=algorithm,
         learning_rate=float(learning_rate),
         encoder_learning_rate=float(encoder_learning_rate) or None,
-        batch_size=int(batch_size),
+        batch_size=int(batch_size) or "auto",
         max_epochs=int(max_epochs),
         max_seconds=float(max_seconds) or None,
         patience=int(patience),

@@ -28,6 +28,19 @@ def load_benchmark(name: str):
     return load_feat(train_file, vocab), load_feat(folder / "test.feat", vocab)
 
 
+def batch_size_arg(text: str) -> int | str:
+    """``--batch-size``: a positive integer or ``auto`` (the estimator's default)."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"batch size must be a positive integer or 'auto', got {text!r}")
+    return value
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 

@@ -37,6 +37,13 @@ class VarianceReduction:
     of x (no sample enters it), so the estimate stays unbiased. It follows the learning signal as
     the model changes, which a network trained to chase it cannot; the networks of C(x) then only
     learn what remains. It needs ``input_baseline``.
+
+    ``length_reference`` > 0 weighs each document's signal for the inference network by
+    ``length_reference / N_d`` (N_d its number of tokens): q then maximises sum_d L(x_d) / N_d, each
+    document's bound per word, which is what the per-document perplexity averages, so short
+    documents are not left to the mercy of long ones, whose signals are larger. The weight is a
+    function of x, so the estimate stays unbiased for that objective; the model's gradient is
+    untouched. 0 (the default) weighs every document's bound alike, as the paper does.
     """
 
     global_baseline: bool = True
@@ -44,6 +51,7 @@ class VarianceReduction:
     variance_norm: bool = True
     local_signals: bool = True
     mean_field_term: bool = True
+    length_reference: float = 0.0
     smoothing: float = 0.8
 
     @classmethod
@@ -198,6 +206,8 @@ def nvil_estimate(
     c = use.mean.to(x)[:, None, None] if vr.global_baseline else torch.zeros(L, 1, 1, dtype=x.dtype, device=x.device)
     scale = use.var.clamp(min=1.0).sqrt().to(x)[:, None, None] if vr.variance_norm else 1.0
     advantage = (residual - c) / scale  # L,S,B
+    if vr.length_reference > 0:
+        advantage = advantage * (vr.length_reference / x.sum(1).clamp(min=1.0))
 
     score_term = (advantage * torch.stack(log_qs)).sum(0)  # S,B
     surrogate = -(log_p + score_term).mean()

@@ -21,7 +21,7 @@ from docmodel.checkpoint import load_checkpoint, save_checkpoint
 from docmodel.errors import ModelError
 from docmodel.nvil import RunningStats, VarianceReduction
 from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig
-from docmodel.training import CSRRows, Networks, TrainConfig, bound_per_doc, train
+from docmodel.training import CSRRows, Networks, TrainConfig, auto_batch_size, bound_per_doc, train
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
 # themselves are never held whole (see docmodel.sbn.word_log_likelihood); the batch size is kept
@@ -61,8 +61,12 @@ class SBNTopicModel(TopicModel):
     learning_rate : float
         Model learning rate; ``encoder_learning_rate`` defaults to the same, and
         ``baseline_learning_rate`` to the encoder's.
-    batch_size, n_samples, max_epochs, max_seconds, patience, n_val_docs
-        Minibatch size, samples per document, epoch and time budgets, early-stopping patience
+    batch_size : int or "auto"
+        Documents per minibatch. ``"auto"`` (the default): a twentieth of the training documents,
+        at least 64 and at most 512 (:func:`auto_batch_size`), so a large corpus takes large,
+        cheap steps and a small one still takes a score of steps per epoch.
+    n_samples, max_epochs, max_seconds, patience, n_val_docs
+        Samples per document, epoch and time budgets, early-stopping patience
         (epochs) and the number of training documents held out for early stopping when ``fit``
         gets no ``X_val`` (100, as in the paper, but at most a tenth of the documents).
     encoder_hidden, baseline_hidden : int
@@ -73,8 +77,15 @@ class SBNTopicModel(TopicModel):
         NVIL and REINFORCE: dropout on the inference network's input while training (0.2 by default), so
         that q does not fit the training documents at the expense of new ones.
     encoder_dropout_words : bool
-        The dropout removes whole words from q's view of a document (count set to 0) instead of
-        zeroing its centred features.
+        The dropout removes whole words from q's view of a document (count set to 0; the default),
+        so q learns to recognise a document from part of it, which is what document completion
+        asks of it. False zeroes the centred input features instead.
+    encoder_length_weights : bool
+        NVIL: weigh each document's learning signal for q by the inverse of its length
+        (scaled so the weights average 1 over the training documents), so that q maximises every
+        document's bound per word, the figure the per-document perplexity averages (on by default;
+        see :class:`docmodel.nvil.VarianceReduction`). False: every document's bound counts alike,
+        as in the paper.
     encoder_dreams : float
         NVIL only: with each minibatch, the inference network and the baselines are also trained,
         by the same estimator, on this many documents per real one dreamed from the current model
@@ -108,7 +119,7 @@ class SBNTopicModel(TopicModel):
         learning_rate: float = 3e-3,
         encoder_learning_rate: float | None = None,
         baseline_learning_rate: float | None = None,
-        batch_size: int = 64,
+        batch_size: int | str = "auto",
         n_samples: int = 5,
         max_epochs: int = 200,
         max_seconds: float | None = None,
@@ -118,7 +129,8 @@ class SBNTopicModel(TopicModel):
         baseline_hidden: int = 100,
         weight_decay: float = 0.0,
         encoder_dropout: float = 0.2,
-        encoder_dropout_words: bool = False,
+        encoder_dropout_words: bool = True,
+        encoder_length_weights: bool = True,
         encoder_dreams: float = 0.0,
         ema_decay: float | None = 0.999,
         random_state: int = 0,
@@ -148,6 +160,7 @@ class SBNTopicModel(TopicModel):
         self.weight_decay = weight_decay
         self.encoder_dropout = encoder_dropout
         self.encoder_dropout_words = encoder_dropout_words
+        self.encoder_length_weights = encoder_length_weights
         self.encoder_dreams = encoder_dreams
         self.ema_decay = ema_decay
         self.random_state = random_state
@@ -164,13 +177,26 @@ class SBNTopicModel(TopicModel):
         layers = tuple(self.layers) if self.layers else (self.n_units,)
         return layers
 
-    def _train_config(self) -> TrainConfig:
+    def _train_config(self, train_lengths: np.ndarray | None = None) -> TrainConfig:
+        """The training configuration; ``train_lengths`` (tokens of each training document) settles
+        the automatic minibatch and the length weights (before them: placeholders)."""
+        if isinstance(self.batch_size, str):
+            if self.batch_size != "auto":
+                raise ModelError(f"batch_size must be a positive integer or 'auto', got {self.batch_size!r}")
+            batch_size = 64 if train_lengths is None else auto_batch_size(len(train_lengths))
+        else:
+            batch_size = self.batch_size
+        reference = 0.0
+        if self.encoder_length_weights and train_lengths is not None:
+            # The harmonic mean: the weights reference / N_d then average 1 over the corpus.
+            reference = float(1.0 / np.mean(1.0 / np.maximum(train_lengths, 1.0)))
         vr = VarianceReduction(
             global_baseline=self.global_baseline,
             input_baseline=self.input_baseline,
             mean_field_term=self.input_baseline and self.mean_field_baseline,
             variance_norm=self.variance_norm,
             local_signals=self.local_signals,
+            length_reference=reference,
         )
         return TrainConfig(
             algorithm=self.algorithm,
@@ -179,7 +205,7 @@ class SBNTopicModel(TopicModel):
             learning_rate=self.learning_rate,
             encoder_learning_rate=self.encoder_learning_rate,
             baseline_learning_rate=self.baseline_learning_rate,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             n_samples=self.n_samples,
             max_epochs=self.max_epochs,
             max_seconds=self.max_seconds,
@@ -232,7 +258,7 @@ class SBNTopicModel(TopicModel):
         state_every_seconds : float
             Minimum time between two writes of the training state.
         """
-        train_cfg = self._train_config()
+        self._train_config()  # bad settings fail before any work on the data
         device = resolve_device(self.device)
         X = check_counts(X)
         if vocabulary is not None and len(vocabulary) != X.shape[1]:
@@ -254,6 +280,7 @@ class SBNTopicModel(TopicModel):
             X_val = X_val[np.asarray(X_val.sum(axis=1)).ravel() > 0]
         if X.shape[0] == 0 or X_val.shape[0] == 0:
             raise ModelError("no non-empty documents to train or validate on")
+        train_cfg = self._train_config(np.asarray(X.sum(axis=1), dtype=np.float64).ravel())
         nets = self._build(X.shape[1])
         word_counts = torch.from_numpy(np.asarray(X.sum(axis=0)).ravel())
         nets.model.init_word_bias(word_counts)

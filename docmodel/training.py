@@ -41,6 +41,13 @@ MIN_ROUND_STEPS = 100
 OPTIMIZERS = ("adam", "sgd")
 
 
+def auto_batch_size(n_docs: int) -> int:
+    """The automatic minibatch for ``n_docs`` training documents: a twentieth of them, between 64
+    and 512. Large minibatches make a step cheaper per document (one pass over the vocabulary's
+    weights serves more documents); twenty steps an epoch keep a small corpus learning."""
+    return int(min(512, max(64, n_docs // 20)))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train. Defaults: NVIL with all variance reduction, Adam, learning rate 3e-3 for the
@@ -493,6 +500,7 @@ def train(
         "train_seconds": run["seconds"],
         "rollbacks": run["rollbacks"],
         "steps": run["step"],
+        "batch_size": cfg.batch_size,
     }
 
 

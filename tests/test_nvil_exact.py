@@ -74,6 +74,36 @@ def test_nvil_gradient_is_unbiased_for_every_parameter(layers, vr):
     assert torch.linalg.norm(mean - exact) < 0.05 * torch.linalg.norm(exact) + 1e-3
 
 
+@pytest.mark.parametrize("layers", LAYERS)
+def test_length_weights_give_the_exact_gradient_of_the_per_word_objective(layers):
+    # Two documents of 12 and 36 tokens. With length weights the inference network's estimate is
+    # the gradient of mean_d (ref / N_d) L(x_d); the model's stays that of mean_d L(x_d).
+    model, encoder, baselines = tiny_networks(layers)
+    docs = torch.stack([_doc(seed=1), 3 * _doc(seed=2)])
+    n = docs.sum(1)
+    ref = 20.0
+    vr = VarianceReduction(length_reference=ref)
+    L = len(layers)
+    stats = RunningStats(torch.full((L,), 3.0, dtype=torch.float64), torch.full((L,), 0.5, dtype=torch.float64), 5)
+    elbos = torch.stack([exact_elbo(model, encoder, d) for d in docs])
+    exact_model = _grads((model,), lambda: elbos.mean())
+    exact_encoder = _grads((encoder,), lambda: torch.stack([exact_elbo(model, encoder, d) for d in docs]).mul(ref / n).mean())
+    unweighted_encoder = _grads((encoder,), lambda: torch.stack([exact_elbo(model, encoder, d) for d in docs]).mean())
+    gen = torch.Generator().manual_seed(0)
+    chunks = -torch.stack([
+        _grads((model, encoder), lambda: nvil_estimate(model, encoder, baselines, docs, stats, vr, 2000, gen).surrogate)
+        for _ in range(40)
+    ])
+    exact = torch.cat([exact_model, exact_encoder])
+    mean = chunks.mean(0)
+    z = (mean - exact) / (chunks.std(0) / math.sqrt(len(chunks)) + 1e-9)
+    assert torch.all(z.abs() < 5.0), f"max |z| = {z.abs().max():.2f}"
+    n_model = exact_model.numel()
+    assert torch.linalg.norm(mean[n_model:] - exact_encoder) < 0.05 * torch.linalg.norm(exact_encoder) + 1e-3
+    # The weighting matters here: the unweighted gradient is far from the estimate.
+    assert torch.linalg.norm(mean[n_model:] - unweighted_encoder) > 0.2 * torch.linalg.norm(unweighted_encoder)
+
+
 def _fit_baselines(model, encoder, baselines, docs, vr, steps=400):
     opt = torch.optim.Adam(baselines.parameters(), lr=0.02)
     stats = RunningStats.initial(len(model.config.layers))

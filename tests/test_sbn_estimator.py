@@ -149,6 +149,22 @@ def test_bad_settings_are_named():
         small_model(batch_size=0).fit(X)
     with pytest.raises(ModelError, match="encoder_dropout must be in"):
         small_model(encoder_dropout=1.0).fit(X)
+    with pytest.raises(ModelError, match="batch_size must be a positive integer or 'auto'"):
+        small_model(batch_size="large").fit(X)
+
+
+def test_automatic_minibatch_and_length_weights_follow_the_training_documents():
+    from docmodel.training import auto_batch_size
+
+    assert [auto_batch_size(n) for n in (10, 1280, 2000, 11_000, 10**6)] == [64, 64, 100, 512, 512]
+    lengths = np.array([10.0, 40.0, 40.0])
+    cfg = SBNTopicModel()._train_config(lengths)
+    assert cfg.batch_size == 64
+    # The harmonic mean: weights ref / N_d average 1 over the documents.
+    assert cfg.variance_reduction.length_reference == pytest.approx(20.0)
+    assert np.mean(cfg.variance_reduction.length_reference / lengths) == pytest.approx(1.0)
+    assert SBNTopicModel(encoder_length_weights=False)._train_config(lengths).variance_reduction.length_reference == 0
+    assert SBNTopicModel(batch_size=7)._train_config(np.ones(50_000)).batch_size == 7
 
 
 def test_encoder_dropout_keeps_the_logits_in_expectation_and_is_off_by_default():

@@ -65,7 +65,8 @@ def sbn_form() -> None:
                              help="Adam; the paper used SGD with 3e-5.")
         enc_lr = c2.number_input("Inference network rate (0 = same)", 0.0, 1.0, 0.0, format="%g", step=1e-4,
                                  key="sbn_enc_lr")
-        batch = c1.number_input("Batch size", 1, 4096, 64, key="sbn_batch")
+        batch = c1.number_input("Batch size (0 = automatic)", 0, 4096, 0, key="sbn_batch",
+                                help="Automatic: a twentieth of the training documents, between 64 and 512.")
         patience = c2.number_input("Early-stopping patience (epochs)", 1, 10_000, 20, key="sbn_patience")
         seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="sbn_seed")
         submitted = st.form_submit_button("Train SBN", type="primary")

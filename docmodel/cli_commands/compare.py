@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from corpora.errors import CorpusError
 from docmodel.cli_commands._common import ProgressBar, load_dataset
 
@@ -29,10 +31,11 @@ def add_arguments(p) -> None:
     p.add_argument("--val-docs", type=int, default=100, help="training documents held out for validation (default 100)")
     p.add_argument("--models", default=",".join(MODELS), help=f"models to train (default {','.join(MODELS)})")
     p.add_argument("--device", default="cpu", help="device of the SBNs: cpu, cuda or auto")
-    p.add_argument("--batch-size", type=int, help="minibatch of both SBNs (default: the estimator's, 64)")
+    p.add_argument("--batch-size", type=int, help="minibatch of both SBNs (default: a twentieth of the training documents, between 64 and 512)")
     p.add_argument(
-        "--nvil-dropout-words", action="store_true",
-        help="NVIL's encoder dropout removes whole words (see docmodel train --encoder-dropout-words)",
+        "--nvil-dropout-words", action=argparse.BooleanOptionalAction, default=True,
+        help="NVIL's encoder dropout removes whole words (default) or zeroes features "
+        "(see docmodel train --encoder-dropout-words)",
     )
     p.add_argument(
         "--nvil-dreams", type=float, default=0.0, metavar="F",
@@ -52,7 +55,7 @@ def run(args) -> int:
         models=_models(args.models),
         sbn_params={"device": args.device, **({"batch_size": args.batch_size} if args.batch_size else {})},
         nvil_params={
-            **({"encoder_dropout_words": True} if args.nvil_dropout_words else {}),
+            **({} if args.nvil_dropout_words else {"encoder_dropout_words": False}),
             **({"encoder_dreams": args.nvil_dreams} if args.nvil_dreams else {}),
         },
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -31,7 +32,10 @@ def add_arguments(p) -> None:
     budget.add_argument("--epochs", type=int, help="maximum epochs (SBN) or iterations (LDA)")
     budget.add_argument("--max-minutes", type=float, help="training time budget in minutes")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--batch-size", type=int,
+        help="minibatch (SBN default: a twentieth of the training documents, between 64 and 512; LDA online: 128)",
+    )
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="SBN optimiser (default Adam)")
     p.add_argument("--learning-rate", type=float, default=3e-3, help="SBN model learning rate")
     p.add_argument("--encoder-learning-rate", type=float, help="SBN inference network learning rate (default: same)")
@@ -45,8 +49,12 @@ def add_arguments(p) -> None:
         help="NVIL and REINFORCE: dropout on the inference network's input while training (0: off)",
     )
     p.add_argument(
-        "--encoder-dropout-words", action="store_true",
-        help="the encoder dropout removes whole words from q's view of a document instead of zeroing features",
+        "--encoder-dropout-words", action=argparse.BooleanOptionalAction, default=True,
+        help="the encoder dropout removes whole words from q's view of a document (default) or zeroes features",
+    )
+    p.add_argument(
+        "--no-encoder-length-weights", action="store_true",
+        help="NVIL: q weighs every document's bound alike (the paper's) instead of per word",
     )
     p.add_argument(
         "--encoder-dreams", type=float, default=0.0, metavar="F",
@@ -97,7 +105,7 @@ def build_model(args):
         return LDATopicModel(
             n_units=args.units,
             learning_method=args.learning_method,
-            batch_size=args.batch_size,
+            **({"batch_size": args.batch_size} if args.batch_size else {}),
             random_state=args.seed,
             **kw,
         )
@@ -115,7 +123,7 @@ def build_model(args):
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,
         encoder_learning_rate=args.encoder_learning_rate,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or "auto",
         n_samples=args.samples,
         max_epochs=args.epochs or (100000 if seconds else 200),
         max_seconds=seconds,
@@ -125,6 +133,7 @@ def build_model(args):
         weight_decay=args.weight_decay,
         encoder_dropout=args.encoder_dropout,
         encoder_dropout_words=args.encoder_dropout_words,
+        encoder_length_weights=not args.no_encoder_length_weights,
         encoder_dreams=args.encoder_dreams,
         ema_decay=args.ema_decay or None,
         random_state=args.seed,
