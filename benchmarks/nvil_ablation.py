@@ -10,9 +10,9 @@ row "q also on dreams" trains q (and the baselines) by NVIL on as many dreamed d
 ones as well (``encoder_dreams=1``), the model on real documents only; the last row weighs every
 document's bound alike for q, as the paper does, instead of per word.
 
-    python benchmarks/nvil_ablation.py --minutes-each 2
+    python benchmarks/nvil_ablation.py --minutes-each 6 --threads 1
     python benchmarks/nvil_ablation.py --epochs-each 40 --threads 1
-    python benchmarks/nvil_ablation.py --minutes-each 10 --only 0,6,9 --batch-size 512 --encoder-dropout-words
+    python benchmarks/nvil_ablation.py --minutes-each 10 --only 0,6,10 --seed 1
 """
 
 from __future__ import annotations

@@ -190,7 +190,8 @@ def model_figures(model: TopicModel, name: str, dataset, settings: CompareSettin
         figures["sklearn_perplexity_per_word"] = model.sklearn_perplexity(test.X)
     figures["train_seconds"] = float(model.train_seconds_)
     figures["n_units"] = int(model.n_units_)
-    figures["epochs"] = len(model.history_)
+    # History entries come every few epochs when epochs are short; the last one names the epoch.
+    figures["epochs"] = int(model.history_[-1].get("epoch", len(model.history_))) if model.history_ else 0
     figures["stopped"] = getattr(model, "stopped_", None)
     figures["best_val_perplexity_bound"] = _plain(getattr(model, "best_val_perplexity_bound_", None))
     figures["curve"] = {

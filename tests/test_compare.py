@@ -79,6 +79,8 @@ def test_report_files_and_keys(compared):
         assert len(fig["npmi_per_unit"]) == N_BLOCKS and len(fig["top_words"]) == N_BLOCKS
         assert fig["curve"]["seconds"] and len(fig["curve"]["seconds"]) == len(fig["curve"]["val_perplexity_bound"])
     assert "sklearn_perplexity_per_word" in report["models"]["lda"]
+    # Epochs, not history entries (with short epochs one entry covers several).
+    assert report["models"]["sbn_nvil"]["epochs"] == 4 and report["models"]["lda"]["epochs"] == 8
     assert "sklearn_perplexity_per_word" not in report["models"]["sbn_nvil"]
     # 30 validation documents were asked for; a tenth of the 260 training documents is the cap.
     assert report["corpus"]["n_docs_train"] == 234 and report["corpus"]["n_docs_val"] == 26
