@@ -191,7 +191,7 @@ def model_figures(model: TopicModel, name: str, dataset, settings: CompareSettin
     figures["train_seconds"] = float(model.train_seconds_)
     figures["n_units"] = int(model.n_units_)
     # History entries come every few epochs when epochs are short; the last one names the epoch.
-    figures["epochs"] = int(model.history_[-1].get("epoch", len(model.history_))) if model.history_ else 0
+    figures["epochs"] = int(model.history_[-1]["epoch"]) if model.history_ else 0
     figures["stopped"] = getattr(model, "stopped_", None)
     figures["best_val_perplexity_bound"] = _plain(getattr(model, "best_val_perplexity_bound_", None))
     figures["curve"] = {

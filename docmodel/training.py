@@ -45,7 +45,7 @@ def auto_batch_size(n_docs: int) -> int:
     """The automatic minibatch for ``n_docs`` training documents: a twentieth of them, between 64
     and 512. Large minibatches make a step cheaper per document (one pass over the vocabulary's
     weights serves more documents); twenty steps an epoch keep a small corpus learning."""
-    return int(min(512, max(64, n_docs // 20)))
+    return min(512, max(64, n_docs // 20))
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ def add_arguments(p) -> None:
         help="the encoder dropout removes whole words from q's view of a document (default) or zeroes features",
     )
     p.add_argument(
-        "--no-encoder-length-weights", action="store_true",
-        help="NVIL: q weighs every document's bound alike (the paper's) instead of per word",
+        "--encoder-length-weights", action=argparse.BooleanOptionalAction, default=True,
+        help="NVIL: q weighs each document's bound per word (default) or every document's alike (the paper's)",
     )
     p.add_argument(
         "--encoder-dreams", type=float, default=0.0, metavar="F",
@@ -133,7 +133,7 @@ def build_model(args):
         weight_decay=args.weight_decay,
         encoder_dropout=args.encoder_dropout,
         encoder_dropout_words=args.encoder_dropout_words,
-        encoder_length_weights=not args.no_encoder_length_weights,
+        encoder_length_weights=args.encoder_length_weights,
         encoder_dreams=args.encoder_dreams,
         ema_decay=args.ema_decay or None,
         random_state=args.seed,
