@@ -22,6 +22,7 @@ non-finite step are decided identically on every worker, and only rank 0 writes 
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 from dataclasses import dataclass
@@ -213,5 +214,12 @@ class DataParallel(Local):
         return box[0]
 
     def close(self) -> None:
+        # The DDP wrapper's reducer holds the process group: dropped first, the group is torn
+        # down here rather than during interpreter exit, where gloo's threads were seen to abort
+        # a worker now and then ("terminate called without an active exception"). The barrier
+        # keeps a worker from tearing down while the other still has a collective in flight.
+        self._ddp = None
+        gc.collect()
         if self.owns_group and dist.is_initialized():
+            dist.barrier(device_ids=[self.device.index] if self.device.type == "cuda" else None)
             dist.destroy_process_group()
