@@ -75,14 +75,14 @@ def sbn_estimator(
     seed: int,
 ):
     """An unfitted SBN from the Train page's settings (``max_seconds`` 0: no time budget,
-    ``learning_rate`` and ``batch_size`` 0: automatic, ``encoder_learning_rate`` 0: the model's)."""
+    ``encoder_learning_rate`` 0: the model's, ``batch_size`` 0: automatic)."""
     from docmodel.sbn_estimator import SBNTopicModel
 
     return SBNTopicModel(
         n_units=layers[0],
         layers=layers if len(layers) > 1 else None,
         algorithm=algorithm,
-        learning_rate=float(learning_rate) or "auto",
+        learning_rate=float(learning_rate),
         encoder_learning_rate=float(encoder_learning_rate) or None,
         batch_size=int(batch_size) or "auto",
         max_epochs=int(max_epochs),

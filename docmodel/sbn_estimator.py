@@ -21,15 +21,7 @@ from docmodel.checkpoint import load_checkpoint, save_checkpoint
 from docmodel.errors import ModelError
 from docmodel.nvil import RunningStats, VarianceReduction
 from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig
-from docmodel.training import (
-    CSRRows,
-    Networks,
-    TrainConfig,
-    auto_batch_size,
-    auto_learning_rate,
-    bound_per_doc,
-    train,
-)
+from docmodel.training import CSRRows, Networks, TrainConfig, auto_batch_size, bound_per_doc, train
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
 # themselves are never held whole (see docmodel.sbn.word_log_likelihood); the batch size is kept
@@ -66,11 +58,9 @@ class SBNTopicModel(TopicModel):
         see :class:`docmodel.nvil.VarianceReduction`).
     optimizer : {"adam", "sgd"}
         Adam by default.
-    learning_rate : float or "auto"
+    learning_rate : float
         Model learning rate; ``encoder_learning_rate`` defaults to the same, and
-        ``baseline_learning_rate`` to the encoder's. ``"auto"`` (the default): 3e-3 at minibatch
-        64, scaled with Adam by the square root of the minibatch over 64
-        (:func:`~docmodel.training.auto_learning_rate`; 8.5e-3 at 512).
+        ``baseline_learning_rate`` to the encoder's.
     batch_size : int or "auto"
         Documents per minibatch. ``"auto"`` (the default): a twentieth of the training documents,
         at least 64 and at most 512 (:func:`auto_batch_size`), so a large corpus takes large,
@@ -126,7 +116,7 @@ class SBNTopicModel(TopicModel):
         variance_norm: bool = True,
         local_signals: bool = True,
         optimizer: str = "adam",
-        learning_rate: float | str = "auto",
+        learning_rate: float = 3e-3,
         encoder_learning_rate: float | None = None,
         baseline_learning_rate: float | None = None,
         batch_size: int | str = "auto",
@@ -196,12 +186,6 @@ class SBNTopicModel(TopicModel):
             batch_size = 64 if train_lengths is None else auto_batch_size(len(train_lengths))
         else:
             batch_size = self.batch_size
-        if isinstance(self.learning_rate, str):
-            if self.learning_rate != "auto":
-                raise ModelError(f"learning_rate must be a positive number or 'auto', got {self.learning_rate!r}")
-            learning_rate = auto_learning_rate(batch_size, self.optimizer)
-        else:
-            learning_rate = self.learning_rate
         reference = 0.0
         if self.encoder_length_weights and train_lengths is not None:
             # The harmonic mean: the weights reference / N_d then average 1 over the corpus.
@@ -218,7 +202,7 @@ class SBNTopicModel(TopicModel):
             algorithm=self.algorithm,
             variance_reduction=vr,
             optimizer=self.optimizer,
-            learning_rate=learning_rate,
+            learning_rate=self.learning_rate,
             encoder_learning_rate=self.encoder_learning_rate,
             baseline_learning_rate=self.baseline_learning_rate,
             batch_size=batch_size,

@@ -48,15 +48,6 @@ def auto_batch_size(n_docs: int) -> int:
     return min(512, max(64, n_docs // 20))
 
 
-def auto_learning_rate(batch_size: int, optimizer: str = "adam") -> float:
-    """The automatic learning rate: 3e-3 at minibatch 64, the rate measured best there with
-    Adam, scaled by sqrt(batch_size / 64) (the square-root rule for adaptive optimisers: a
-    minibatch k times larger has gradient noise k times smaller in variance). SGD keeps 3e-3."""
-    if optimizer != "adam":
-        return 3e-3
-    return 3e-3 * math.sqrt(batch_size / 64)
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train. Defaults: NVIL with all variance reduction, Adam, learning rate 3e-3 for the
@@ -510,7 +501,6 @@ def train(
         "rollbacks": run["rollbacks"],
         "steps": run["step"],
         "batch_size": cfg.batch_size,
-        "learning_rate": cfg.learning_rate,
     }
 
 

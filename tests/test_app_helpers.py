@@ -118,10 +118,6 @@ def test_estimators_from_settings():
     sbn = settings.sbn_estimator(layers=(8, 4), algorithm="wake-sleep", max_epochs=3, max_seconds=0,
                                  learning_rate=1e-3, encoder_learning_rate=0, batch_size=16, patience=2, seed=1)
     assert sbn.layers == (8, 4) and sbn.max_seconds is None and sbn.encoder_learning_rate is None
-    assert sbn.learning_rate == 1e-3 and sbn.batch_size == 16
-    auto = settings.sbn_estimator(layers=(8,), algorithm="nvil", max_epochs=3, max_seconds=0,
-                                  learning_rate=0, encoder_learning_rate=0, batch_size=0, patience=2, seed=1)
-    assert auto.learning_rate == "auto" and auto.batch_size == "auto"
     lda = settings.lda_estimator(n_units=5, learning_method="online", max_iter=2, max_seconds=10, seed=0)
     assert lda.n_units == 5 and lda.max_seconds == 10.0 and lda.patience is None
     assert settings.lda_estimator(n_units=5, learning_method="batch", max_iter=2, max_seconds=0, seed=0,

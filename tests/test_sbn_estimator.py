@@ -167,17 +167,6 @@ def test_automatic_minibatch_and_length_weights_follow_the_training_documents():
     assert SBNTopicModel(batch_size=7)._train_config(np.ones(50_000)).batch_size == 7
 
 
-def test_automatic_learning_rate_follows_the_minibatch():
-    # 3e-3 at minibatch 64, times sqrt(minibatch / 64) with Adam; SGD and explicit rates kept.
-    assert SBNTopicModel()._train_config(np.ones(900)).learning_rate == pytest.approx(3e-3)
-    assert SBNTopicModel()._train_config(np.ones(50_000)).learning_rate == pytest.approx(3e-3 * 8**0.5)
-    assert SBNTopicModel(batch_size=256)._train_config(np.ones(10)).learning_rate == pytest.approx(6e-3)
-    assert SBNTopicModel(optimizer="sgd")._train_config(np.ones(50_000)).learning_rate == pytest.approx(3e-3)
-    assert SBNTopicModel(learning_rate=1e-4)._train_config(np.ones(50_000)).learning_rate == 1e-4
-    with pytest.raises(ModelError, match="learning_rate must be a positive number or 'auto'"):
-        SBNTopicModel(learning_rate="fast")._train_config(np.ones(10))
-
-
 def test_encoder_dropout_keeps_the_logits_in_expectation_and_is_off_by_default():
     from docmodel.sbn import InferenceNetwork, SBNConfig
 

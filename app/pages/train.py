@@ -61,8 +61,8 @@ def sbn_form() -> None:
         algorithm = c2.selectbox("Algorithm", list(settings.SBN_ALGORITHMS), key="sbn_algorithm")
         max_epochs = c1.number_input("Max. epochs", 1, 10_000, 200, key="sbn_epochs")
         max_seconds = c2.number_input("Time budget (s, 0 = none)", 0, 86_400, 60, key="sbn_seconds")
-        lr = c1.number_input("Learning rate (0 = automatic)", 0.0, 1.0, 0.0, format="%g", step=1e-4, key="sbn_lr",
-                             help="Adam. Automatic: 3e-3 x sqrt(batch size / 64). The paper used SGD with 3e-5.")
+        lr = c1.number_input("Learning rate", 1e-6, 1.0, 3e-3, format="%g", step=1e-4, key="sbn_lr",
+                             help="Adam; the paper used SGD with 3e-5.")
         enc_lr = c2.number_input("Inference network rate (0 = same)", 0.0, 1.0, 0.0, format="%g", step=1e-4,
                                  key="sbn_enc_lr")
         batch = c1.number_input("Batch size (0 = automatic)", 0, 4096, 0, key="sbn_batch",

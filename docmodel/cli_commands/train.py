@@ -37,8 +37,7 @@ def add_arguments(p) -> None:
         help="minibatch (SBN default: a twentieth of the training documents, between 64 and 512; LDA online: 128)",
     )
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="SBN optimiser (default Adam)")
-    p.add_argument("--learning-rate", type=float,
-                   help="SBN model learning rate (default with Adam: 3e-3 x sqrt(minibatch / 64), 8.5e-3 at 512)")
+    p.add_argument("--learning-rate", type=float, default=3e-3, help="SBN model learning rate")
     p.add_argument("--encoder-learning-rate", type=float, help="SBN inference network learning rate (default: same)")
     p.add_argument("--samples", type=int, default=5, help="samples h ~ q(h|x) per document per SBN training step")
     p.add_argument("--patience", type=int, default=20, help="epochs without validation improvement before stopping")
@@ -122,7 +121,7 @@ def build_model(args):
         variance_norm=not args.no_variance_norm,
         local_signals=not args.no_local_signals,
         optimizer=args.optimizer,
-        learning_rate="auto" if args.learning_rate is None else args.learning_rate,
+        learning_rate=args.learning_rate,
         encoder_learning_rate=args.encoder_learning_rate,
         batch_size=args.batch_size or "auto",
         n_samples=args.samples,
