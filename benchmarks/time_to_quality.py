@@ -30,7 +30,7 @@ import argparse
 import os
 import time
 
-from _common import load_benchmark, table, write_json
+from _common import batch_size_arg, load_benchmark, table, write_json
 
 
 class TrainingClock:
@@ -56,7 +56,7 @@ def per_document(log_p, X) -> float:
     return perplexity_from_log_likelihood(log_p, np.asarray(X.sum(axis=1)).ravel(), "document")
 
 
-def run_sbn(train, test, seconds: float, seed: int, device: str) -> list[tuple[float, float]]:
+def run_sbn(train, test, seconds: float, seed: int, device: str, learning_rate=None, batch_size="auto") -> list[tuple[float, float]]:
     import torch
 
     from docmodel.sbn_estimator import SBNTopicModel
@@ -70,7 +70,8 @@ def run_sbn(train, test, seconds: float, seed: int, device: str) -> list[tuple[f
             return self.live_nets
 
     curve, clock = [], TrainingClock()
-    model = Probe(n_units=50, max_epochs=100000, max_seconds=None, patience=100000, random_state=seed, device=device)
+    model = Probe(n_units=50, max_epochs=100000, max_seconds=None, patience=100000, random_state=seed, device=device,
+                  batch_size=batch_size, **({} if learning_rate is None else {"learning_rate": learning_rate}))
 
     def checkpoint(metrics):
         spent = clock.pause()
@@ -185,6 +186,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="20news_nvdm")
     p.add_argument("--sbn-seconds", type=float, default=120.0, help="SBN training time")
+    p.add_argument("--sbn-learning-rate", type=float, help="SBN learning rate (default: the estimator's, 3e-3)")
+    p.add_argument("--sbn-batch-size", type=batch_size_arg, default="auto", help="SBN minibatch (default: automatic)")
     p.add_argument("--lda-iterations", type=int, default=30, help="LDA batch iterations")
     p.add_argument("--online-passes", type=int, default=10, help="LDA online passes")
     p.add_argument("--gensim-passes", type=int, default=10)
@@ -209,7 +212,8 @@ def main() -> None:
         print("LDA-50, scikit-learn batch VB")
         curves["lda batch (sklearn)"] = run_sklearn_lda(train, test, "batch", args.lda_iterations, args.seed)
         print("SBN-50, NVIL")
-        curves["sbn nvil"] = run_sbn(train, test, args.sbn_seconds, args.seed, args.device)
+        curves["sbn nvil"] = run_sbn(train, test, args.sbn_seconds, args.seed, args.device, args.sbn_learning_rate,
+                                     args.sbn_batch_size)
         print("LDA-50, scikit-learn online VB")
         curves["lda online (sklearn)"] = run_sklearn_lda(train, test, "online", args.online_passes, args.seed)
         print(f"LDA-50, gensim LdaMulticore ({args.gensim_workers} worker(s))")
