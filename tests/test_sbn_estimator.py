@@ -266,3 +266,24 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "model file not found" in err and "Traceback" not in err
     assert main(["train", str(tmp_path / "nope"), "-o", str(tmp_path / "m")]) == 2
     assert "corpus directory not found" in capsys.readouterr().err
+
+
+def test_cli_training_that_fails_leaves_no_empty_output_folder(tmp_path, capsys):
+    X, vocab = planted_corpus(n_docs=120)
+    Dataset(Corpus(X, vocab, [f"d{i}" for i in range(120)])).save(tmp_path / "corpus")
+    bad = ["train", str(tmp_path / "corpus"), "--units", "3", "--epochs", "1", "--learning-rate", "-1"]
+    assert main([*bad, "-o", str(tmp_path / "new" / "model")]) == 2
+    assert "learning_rate must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    # A folder that was there before is left as it was, contents and all.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    assert main([*bad, "-o", str(tmp_path / "mine")]) == 2
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    (tmp_path / "empty").mkdir()
+    assert main([*bad, "-o", str(tmp_path / "empty")]) == 2
+    assert (tmp_path / "empty").is_dir()
+    # The baseline's learning rate has its own flag.
+    assert main(["train", str(tmp_path / "corpus"), "--units", "3", "--epochs", "1", "--val-docs", "20",
+                 "--baseline-learning-rate", "1e-4", "-o", str(tmp_path / "ok")]) == 0
+    assert load_model(tmp_path / "ok").baseline_learning_rate == 1e-4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -39,8 +40,10 @@ def add_arguments(p) -> None:
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="SBN optimiser (default Adam)")
     p.add_argument("--learning-rate", type=float, default=3e-3, help="SBN model learning rate")
     p.add_argument("--encoder-learning-rate", type=float, help="SBN inference network learning rate (default: same)")
+    p.add_argument("--baseline-learning-rate", type=float,
+                   help="NVIL's input-dependent baseline learning rate (default: the inference network's)")
     p.add_argument("--samples", type=int, default=5, help="samples h ~ q(h|x) per document per SBN training step")
-    p.add_argument("--patience", type=int, default=20, help="epochs without validation improvement before stopping")
+    p.add_argument("--patience", type=int, default=20, help="validations without improvement before stopping (the SBN is validated after whole epochs, at least 100 steps apart)")
     p.add_argument("--val-docs", type=int, default=100, help="training documents held out for early stopping")
     p.add_argument("--encoder-hidden", type=int, default=0, help="hidden units of q(h|x) (0 = linear)")
     p.add_argument("--weight-decay", type=float, default=0.0)
@@ -123,6 +126,7 @@ def build_model(args):
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,
         encoder_learning_rate=args.encoder_learning_rate,
+        baseline_learning_rate=args.baseline_learning_rate,
         batch_size=args.batch_size or "auto",
         n_samples=args.samples,
         max_epochs=args.epochs or (100000 if seconds else 200),
@@ -148,8 +152,10 @@ def run(args) -> int:
     label = f"{args.model}" + (f"/{args.algorithm}" if args.model == "sbn" else "")
     bar = ProgressBar(f"training {label}")
     kwargs = {}
+    created: list[Path] = []  # the folders this run makes, deepest first
     if args.model == "sbn":
         out = Path(args.out)
+        created = [p for p in (out, *out.parents) if not p.exists()]
         out.mkdir(parents=True, exist_ok=True)
         kwargs = {
             "state_path": out / "train_state.pt",
@@ -160,6 +166,13 @@ def run(args) -> int:
         raise CorpusError("--resume applies to SBN training; LDA runs are short and start afresh")
     try:
         model.fit(dataset.train.X, vocabulary=dataset.vocabulary, callback=bar, **kwargs)
+    except BaseException:
+        # A run that failed before writing anything leaves no empty folder behind (another
+        # worker of a distributed run may have removed it already, or written to it).
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     finally:
         bar.close()
     if getattr(model, "distributed", False):
