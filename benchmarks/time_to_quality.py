@@ -3,7 +3,8 @@
 On ``20news_nvdm`` (train on the training split, measure on the 7,505 test documents), in one
 process, one after the other:
 
-* **SBN-50, NVIL** (``SBNTopicModel`` defaults): the test bound after every epoch, from the fit
+* **SBN-50, NVIL** (``SBNTopicModel`` defaults, or ``--sbn-learning-rate`` / ``--sbn-batch-size``):
+  the test bound after every validation (whole epochs, at least 100 steps apart), from the fit
   callback, which sees the parameters just validated (the averaged ones);
 * **LDA-50, batch VB** and **online VB** (scikit-learn through ``LDATopicModel``): the test
   bound after every iteration / pass, from the fit callback;

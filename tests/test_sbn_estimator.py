@@ -283,7 +283,11 @@ def test_cli_training_that_fails_leaves_no_empty_output_folder(tmp_path, capsys)
     (tmp_path / "empty").mkdir()
     assert main([*bad, "-o", str(tmp_path / "empty")]) == 2
     assert (tmp_path / "empty").is_dir()
-    # The baseline's learning rate has its own flag.
+
+
+def test_cli_baseline_learning_rate_reaches_the_estimator(tmp_path):
+    X, vocab = planted_corpus(n_docs=120)
+    Dataset(Corpus(X, vocab, [f"d{i}" for i in range(120)])).save(tmp_path / "corpus")
     assert main(["train", str(tmp_path / "corpus"), "--units", "3", "--epochs", "1", "--val-docs", "20",
                  "--baseline-learning-rate", "1e-4", "-o", str(tmp_path / "ok")]) == 0
     assert load_model(tmp_path / "ok").baseline_learning_rate == 1e-4
