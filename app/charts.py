@@ -140,7 +140,7 @@ def unit_map(points: pd.DataFrame) -> alt.Chart:
             y=alt.Y("y:Q", axis=None),
             color=alt.Color("model:N", title="model", scale=MODELS),
             shape=alt.Shape("model:N", title="model"),
-            size=alt.Size("weight:Q", title="mean weight in documents", scale=alt.Scale(range=[40, 600])),
+            size=alt.Size("weight:Q", title="share of documents where on", scale=alt.Scale(range=[40, 600])),
             tooltip=["model:N", "unit:Q", alt.Tooltip("weight:Q", format=".3f"), "top_words:N"],
         )
         .properties(height=480)

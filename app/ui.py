@@ -23,10 +23,6 @@ PAGES = {
     "models": "pages/models.py",
 }
 DEMO_OFFERED = "demo_offered"
-SBN_TOP_WORDS_NOTE = (
-    "An SBN unit's top words are the words whose logits rise most when the unit turns on "
-    "(its column of the visible layer's weights U); an LDA topic's are its most probable words."
-)
 
 
 @contextmanager

@@ -64,6 +64,8 @@ class TopicModel(abc.ABC):
     """
 
     kind: str = "model"
+    active_threshold: float = 0.5
+    """A unit counts as on for a document when its ``transform`` value exceeds this."""
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_words_"):
@@ -85,7 +87,8 @@ class TopicModel(abc.ABC):
 
     @abc.abstractmethod
     def unit_word(self) -> np.ndarray:
-        """Scores of each word for each unit, shape (n_units, n_words); top words rank these."""
+        """The model's own unit-word parameters, shape (n_units, n_words): U^T for the SBN
+        (logit rises), beta for LDA. Top words are ranked by :meth:`top_word_ids`, not by these."""
 
     @abc.abstractmethod
     def log_likelihood_bound(self, X, *, n_samples: int = 10, random_state=0) -> np.ndarray:
@@ -106,17 +109,34 @@ class TopicModel(abc.ABC):
     def save(self, path: str | Path) -> Path:
         """Write a plain-data checkpoint (no pickle)."""
 
+    @abc.abstractmethod
+    def word_distributions(self) -> np.ndarray:
+        """p(w | unit): the word distribution of a document in which the unit is on, shape
+        (n_units, n_words), rows summing to one (see :mod:`docmodel.topwords`)."""
+
+    def word_frequencies(self) -> np.ndarray:
+        """p(w): the training corpus' word frequencies, shape (n_words,) (smoothed by half a
+        count, see :func:`docmodel.topwords.word_frequencies_from_counts`)."""
+        self._check_fitted()
+        return self.word_frequencies_
+
     # ---- shared conveniences ------------------------------------------------------------
-    def top_words(self, n: int = 10, vocabulary=None) -> list[list[str]]:
-        """The ``n`` highest-scoring words of every unit (see :meth:`unit_word`)."""
+    def top_word_ids(self, n: int = 10, relevance: float | None = None) -> np.ndarray:
+        """Ids of each unit's ``n`` top words by the one ranking rule of :mod:`docmodel.topwords`
+        (relevance with lambda ``relevance``, by default ``DEFAULT_RELEVANCE``), shape (n_units, n)."""
+        from docmodel.topwords import DEFAULT_RELEVANCE, top_word_ids
+
+        self._check_fitted()
+        return top_word_ids(self, n, DEFAULT_RELEVANCE if relevance is None else relevance)
+
+    def top_words(self, n: int = 10, vocabulary=None, relevance: float | None = None) -> list[list[str]]:
+        """The ``n`` top words of every unit, as :meth:`top_word_ids` ranks them."""
         self._check_fitted()
         vocabulary = vocabulary if vocabulary is not None else self.vocabulary_
         if vocabulary is None:
             raise ModelError("no vocabulary: pass one to top_words or fit with vocabulary=")
-        scores = self.unit_word()
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :n]
         words = vocabulary.words
-        return [[words[j] for j in row] for row in order]
+        return [[words[j] for j in row] for row in self.top_word_ids(n, relevance)]
 
     def score(self, X) -> float:
         """Mean per-document bound on log p(x) (higher is better)."""

@@ -22,6 +22,7 @@ import numpy as np
 
 from docmodel.base import TopicModel, n_validation_docs
 from docmodel.errors import ModelError
+from docmodel.topwords import DEFAULT_RELEVANCE, RULE_TEXT
 
 logger = logging.getLogger(__name__)
 
@@ -173,16 +174,16 @@ def model_figures(model: TopicModel, name: str, dataset, settings: CompareSettin
         ``doc_index`` (test rows) and ``doc_perplexity_bound``, arrays of shape (n_docs,).
     """
     from docmodel.evaluation import evaluate
-    from docmodel.quality import label_accuracy, npmi_coherence, top_word_ids, topic_diversity
+    from docmodel.quality import label_accuracy, npmi_coherence, topic_diversity
 
     test = dataset.test
     result = evaluate(model, test.X, n_samples=settings.n_samples, random_state=settings.seed, per_document=True)
     figures = {key: _plain(result[key]) for key in EVALUATION_KEYS}
-    unit_word = model.unit_word()
-    npmi = npmi_coherence(top_word_ids(unit_word, N_TOP_NPMI), dataset.train.X, n_top=N_TOP_NPMI)
+    top = model.top_word_ids(max(N_TOP_NPMI, N_TOP_DIVERSITY))
+    npmi = npmi_coherence(top[:, :N_TOP_NPMI], dataset.train.X, n_top=N_TOP_NPMI)
     figures["npmi"] = float(np.nanmean(npmi))
     figures["npmi_per_unit"] = [float(v) for v in npmi]
-    figures["diversity"] = topic_diversity(top_word_ids(unit_word, N_TOP_DIVERSITY).tolist(), N_TOP_DIVERSITY)
+    figures["diversity"] = topic_diversity(top[:, :N_TOP_DIVERSITY].tolist(), N_TOP_DIVERSITY)
     figures["label_accuracy"] = (
         label_accuracy(model.transform(test.X), test.labels, random_state=settings.seed) if test.has_labels else None
     )
@@ -284,6 +285,7 @@ def run_compare(
             if budget is not None else "none: each model stops by its own rule",
             "npmi_top_words": N_TOP_NPMI,
             "diversity_top_words": N_TOP_DIVERSITY,
+            "top_words_rule": RULE_TEXT.format(lam=DEFAULT_RELEVANCE),
             "label_accuracy": "5-fold stratified CV, logistic regression on standardised transform(test)",
         },
     }

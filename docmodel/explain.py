@@ -7,10 +7,12 @@ unit is most sure about, and a 2-D map of units.
   the largest ``q_k * U[w, k]``; a word no such unit pushes up is credited to none. For LDA
   (Blei, Ng & Jordan 2003) a word goes to the topic with the largest responsibility
   ``theta_k * beta[k, w]``.
-* Unit map. Each unit is a distribution over words (the SBN's ``softmax(b_v + U[:, k])``, the
-  word distribution of a document with only unit k on; LDA's topic ``beta_k``); units are placed
-  in 2-D by metric MDS on their Jensen-Shannon distances (base 2, so distances lie in [0, 1]),
-  in the manner of LDAvis (Sievert & Shirley 2014).
+* Unit map. Each unit is the distribution over words that it adds to a document (the model's
+  ``word_distributions()``: for the SBN the probability the unit adds in the documents that switch
+  it on, not the bias-dominated ``softmax(b_v + U[:, k])``; LDA's topic ``beta_k``); units are
+  placed in 2-D by metric MDS on their Jensen-Shannon distances (base 2, so distances lie in
+  [0, 1]), in the manner of LDAvis (Sievert & Shirley 2014). Units that add the same words land
+  together; units that add different words lie far apart.
 * Token spans. Where the words of a raw text are, so an app can colour them: the tokenizer of
   :mod:`corpora.tokenize` applied in place (without learned phrases).
 """
@@ -73,21 +75,10 @@ def word_attribution(model: TopicModel, x_row, *, threshold: float = ACTIVE_THRE
 
 
 def unit_word_distributions(model: TopicModel) -> np.ndarray:
-    """Each unit's distribution over words, shape (n_units, n_words), rows summing to one.
-
-    SBN: ``softmax(b_v + U[:, k])``, the words of a document in which only unit k is on.
-    LDA: the topic-word distributions beta.
-    """
-    unit_word = np.asarray(model.unit_word(), dtype=np.float64)  # K, V
-    if model.kind == "sbn":
-        bias = model.nets_.model.visible.bias.detach().cpu().numpy().astype(np.float64)  # V
-        logits = unit_word + bias[None, :]
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-    if model.kind == "lda":
-        return unit_word / unit_word.sum(axis=1, keepdims=True)
-    raise ModelError(f"no word distributions for a model of kind {model.kind!r}")
+    """What each unit adds to a document, as a distribution over words, shape (n_units, n_words),
+    rows summing to one: the model's ``word_distributions()`` (see :mod:`docmodel.topwords`)."""
+    P = np.asarray(model.word_distributions(), dtype=np.float64)
+    return P / P.sum(axis=1, keepdims=True)
 
 
 def js_distances(distributions: np.ndarray) -> np.ndarray:
@@ -148,6 +139,54 @@ def unit_map(distributions: np.ndarray, *, random_state: int = 0) -> np.ndarray:
     else:
         kwargs.update(dissimilarity="precomputed", n_init=4)
     return MDS(**kwargs).fit_transform(D)
+
+
+def unit_on(model: TopicModel, doc_unit: np.ndarray) -> np.ndarray:
+    """Whether each unit is on in each document, shape (n_docs, n_units): ``doc_unit`` (the
+    model's ``transform``) above the model's ``active_threshold``."""
+    return np.asarray(doc_unit) > model.active_threshold
+
+
+def unit_label(words: Sequence[str], unit: int, n: int = 3) -> str:
+    """A short name for a unit: its number and first ``n`` top words, e.g. ``"7 · space nasa orbit"``."""
+    return f"{unit} · {' '.join(list(words)[:n])}"
+
+
+def label_purity(on: np.ndarray, labels: Sequence) -> tuple[np.ndarray, list]:
+    """For each unit, the most common label among the documents that switch it on, and its share.
+
+    Parameters
+    ----------
+    on : ndarray of bool, shape (n_docs, n_units)
+        See :func:`unit_on`.
+    labels : sequence, length n_docs
+        Document labels (None for an unlabelled document, which is left out).
+
+    Returns
+    -------
+    purity : ndarray, shape (n_units,)
+        Share of the unit's labelled on-documents that carry its most common label (NaN for a
+        unit on in no labelled document).
+    majority : list of str or None
+        That label, per unit.
+    """
+    on = np.asarray(on, dtype=bool)
+    labels = list(labels)
+    if on.ndim != 2 or on.shape[0] != len(labels):
+        raise ModelError(f"need one label per document: {len(labels)} labels for {on.shape[0]} documents")
+    known = np.array([lab is not None for lab in labels], dtype=bool)
+    names = sorted({str(lab) for lab in labels if lab is not None})
+    index = {name: i for i, name in enumerate(names)}
+    codes = np.array([index[str(lab)] if lab is not None else -1 for lab in labels])
+    purity = np.full(on.shape[1], np.nan)
+    majority: list = [None] * on.shape[1]
+    for k in range(on.shape[1]):
+        mine = codes[on[:, k] & known]
+        if len(mine):
+            counts = np.bincount(mine, minlength=len(names))
+            purity[k] = counts.max() / len(mine)
+            majority[k] = names[int(counts.argmax())]
+    return purity, majority
 
 
 def top_documents(doc_unit: np.ndarray, unit: int, n: int = 10) -> np.ndarray:

@@ -31,6 +31,7 @@ from docmodel.base import ProgressCallback, TopicModel, check_counts
 from docmodel.checkpoint import load_checkpoint, save_checkpoint
 from docmodel.errors import ModelError
 from docmodel.lda_inference import infer_gamma, log_mean_likelihood, mean_field_bound
+from docmodel.topwords import word_frequencies_from_counts
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ class LDATopicModel(TopicModel):
     """
 
     kind = "lda"
+    active_threshold = 0.1
+    """A topic counts as on for a document when it has more than this share of it."""
 
     def __init__(
         self,
@@ -271,6 +274,7 @@ class LDATopicModel(TopicModel):
             lda.components_, lda.exp_dirichlet_component_, lda.n_batch_iter_ = best_state
         self.n_iter_ = len(self.history_)
         self.train_seconds_ = time.perf_counter() - start
+        self.word_frequencies_ = word_frequencies_from_counts(X.sum(axis=0))
         return self
 
     def _one_pass(self, X, rng: np.random.Generator, start: float) -> int:
@@ -310,6 +314,10 @@ class LDATopicModel(TopicModel):
         self._check_fitted()
         components = self.lda_.components_
         return components / components.sum(axis=1, keepdims=True)
+
+    def word_distributions(self) -> np.ndarray:
+        """p(w | topic): beta, shape (n_units, n_words)."""
+        return self.unit_word()
 
     def transform(self, X) -> np.ndarray:
         """Topic proportions of each document (scikit-learn's ``transform``, normalised).
@@ -443,6 +451,7 @@ class LDATopicModel(TopicModel):
                 "doc_topic_prior": float(lda.doc_topic_prior_),
                 "topic_word_prior": float(lda.topic_word_prior_),
                 "n_batch_iter": int(lda.n_batch_iter_),
+                "word_frequencies": torch.from_numpy(np.asarray(self.word_frequencies_, dtype=np.float64)),
             },
             "vocabulary": list(self.vocabulary_.words) if self.vocabulary_ is not None else None,
             "metrics": {
@@ -500,6 +509,7 @@ class LDATopicModel(TopicModel):
         lda._validate_params()  # scikit-learn's own checks (n_jobs, ...), as its fit makes them
         model.lda_ = lda
         model.n_words_ = n_words
+        model.word_frequencies_ = _word_frequencies(state, components)
         vocabulary = data.get("vocabulary")
         model.vocabulary_ = _as_vocabulary(vocabulary, n_words) if vocabulary else None
         model.history_ = list(data.get("history") or [])
@@ -536,6 +546,20 @@ def _as_vocabulary(vocabulary, n_words: int) -> Vocabulary | None:
             "pass the vocabulary the count matrix was built with"
         )
     return vocabulary
+
+
+def _word_frequencies(state: dict, components: np.ndarray) -> np.ndarray:
+    """p(w) from a checkpoint; older checkpoints without it use the topics' pseudo-counts,
+    which are the training counts plus the topic-word prior."""
+    if "word_frequencies" not in state:
+        return components.sum(axis=0) / components.sum()
+    try:
+        freq = np.asarray(state["word_frequencies"].numpy(), dtype=np.float64)
+    except AttributeError:
+        raise ModelError("LDA checkpoint is malformed: word_frequencies is not a tensor") from None
+    if freq.shape != (components.shape[1],) or not np.all(np.isfinite(freq)) or np.any(freq <= 0):
+        raise ModelError("LDA checkpoint is malformed: word_frequencies must be positive, one per word")
+    return freq
 
 
 def _check_samples(n_samples) -> int:

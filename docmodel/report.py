@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from docmodel.checkpoint import atomic_write_bytes
+from docmodel.topwords import rule_note
 
 # (key, title, which direction is better; None: shown, not ranked)
 FIGURES = (
@@ -32,10 +33,6 @@ FIGURES = (
 )
 # The figures the reading ranks, in order.
 RANKED = ("perplexity_bound", "perplexity_is", "perplexity_completion", "npmi", "diversity", "label_accuracy")
-TOP_WORDS_NOTE = (
-    "The top words of an SBN unit k are the words whose logits rise most when unit k turns on "
-    "(column k of the visible layer's weights); those of an LDA topic are its most probable words."
-)
 ESTIMATOR_NOTE = (
     "Perplexities follow EVALUATION.md (natural logarithms; lower is better). *Bound*: the SBN's "
     "bound averages 10 single-sample bounds from its inference network, LDA's is the per-document "
@@ -219,7 +216,7 @@ def render_markdown(report: dict, per_document: dict | None = None, plots: list[
     ]
     if plots:
         lines += ["## Plots", ""] + [f"![{Path(p).stem.replace('_', ' ')}]({Path(p).name})" for p in plots] + [""]
-    lines += ["## Top words", "", TOP_WORDS_NOTE, ""]
+    lines += ["## Top words", "", rule_note(), ""]
     for name, fig in report["models"].items():
         lines += [f"### {_label(report, name)}", ""]
         for k, (words, npmi) in enumerate(zip(fig["top_words"], fig["npmi_per_unit"])):

@@ -39,12 +39,26 @@ class SBNConfig:
         0 for a linear q(h_1|x) (the default); otherwise one tanh hidden layer of this size.
     baseline_hidden : int
         Hidden tanh units of each input-dependent baseline MLP (the paper uses 100).
+    prior_logit : float or None
+        None: the top layer's prior logits are learned (the paper's SBN). A number fixes every
+        unit's prior logit at it, e.g. -2 for units on in about 12% of documents a priori: a
+        sparse prior, so that a document is explained by a few units.
+    nonnegative : bool
+        Constrain the unit-word weights U to be >= 0 (a unit can only add words), kept by
+        projection after every optimiser step.
+    fixed_background : bool
+        Keep the word bias b_v at the log unigram frequencies of the training words (SAGE's
+        background term, Eisenstein, Ahmed & Xing 2011): the units then model only deviations
+        from the corpus' word frequencies.
     """
 
     n_words: int
     layers: tuple[int, ...] = (50,)
     encoder_hidden: int = 0
     baseline_hidden: int = 100
+    prior_logit: float | None = None
+    nonnegative: bool = False
+    fixed_background: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(int(k) for k in self.layers))
@@ -54,6 +68,8 @@ class SBNConfig:
             raise ModelError(f"layers must be one or more positive unit counts, got {self.layers}")
         if self.encoder_hidden < 0 or self.baseline_hidden < 0:
             raise ModelError("encoder_hidden and baseline_hidden must be >= 0")
+        if self.prior_logit is not None and not -20 <= float(self.prior_logit) <= 20:
+            raise ModelError(f"prior_logit must be None (learned) or a number in [-20, 20], got {self.prior_logit}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -214,10 +230,19 @@ class SBN(nn.Module):
         self.config = config
         ks = config.layers
         self.prior_logits = nn.Parameter(torch.zeros(ks[-1]))
+        if config.prior_logit is not None:
+            with torch.no_grad():
+                self.prior_logits.fill_(float(config.prior_logit))
+            self.prior_logits.requires_grad_(False)
         self.hidden = nn.ModuleList(nn.Linear(ks[i + 1], ks[i]) for i in range(len(ks) - 1))
         self.visible = nn.Linear(ks[0], config.n_words)
         nn.init.normal_(self.visible.weight, std=0.01)
+        if config.nonnegative:
+            with torch.no_grad():
+                self.visible.weight.abs_()
         nn.init.zeros_(self.visible.bias)
+        if config.fixed_background:
+            self.visible.bias.requires_grad_(False)
         for lin in self.hidden:
             nn.init.normal_(lin.weight, std=0.01)
             nn.init.zeros_(lin.bias)
@@ -228,6 +253,12 @@ class SBN(nn.Module):
         p = (word_counts.double() + 0.5) / (word_counts.double().sum() + 0.5 * len(word_counts))
         with torch.no_grad():
             self.visible.bias.copy_(p.log().to(self.visible.bias.dtype))
+
+    @torch.no_grad()
+    def project(self) -> None:
+        """Put the weights back into their constraints after an optimiser step."""
+        if self.config.nonnegative:
+            self.visible.weight.clamp_(min=0.0)
 
     def word_log_probs(self, h1: torch.Tensor) -> torch.Tensor:
         """log softmax(U h_1 + b_v): (..., K_1) -> (..., V)."""

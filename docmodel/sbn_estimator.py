@@ -19,8 +19,11 @@ import torch
 from docmodel.base import TopicModel, check_counts, n_validation_docs
 from docmodel.checkpoint import load_checkpoint, save_checkpoint
 from docmodel.errors import ModelError
+from docmodel.explain import ACTIVE_THRESHOLD
 from docmodel.nvil import RunningStats, VarianceReduction
+from docmodel.orientation import flip_units
 from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig
+from docmodel.topwords import word_frequencies_from_counts
 from docmodel.training import CSRRows, Networks, TrainConfig, auto_batch_size, bound_per_doc, train
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
@@ -103,6 +106,8 @@ class SBNTopicModel(TopicModel):
     """
 
     kind = "sbn"
+    active_threshold = ACTIVE_THRESHOLD
+    """A unit is on for a document when q(h_k = 1 | x) exceeds this."""
 
     def __init__(
         self,
@@ -128,6 +133,10 @@ class SBNTopicModel(TopicModel):
         encoder_hidden: int = 0,
         baseline_hidden: int = 100,
         weight_decay: float = 0.0,
+        prior_logit: float | None = None,
+        nonnegative: bool = False,
+        fixed_background: bool = False,
+        weight_l1: float = 0.0,
         encoder_dropout: float = 0.2,
         encoder_dropout_words: bool = True,
         encoder_length_weights: bool = True,
@@ -158,6 +167,10 @@ class SBNTopicModel(TopicModel):
         self.encoder_hidden = encoder_hidden
         self.baseline_hidden = baseline_hidden
         self.weight_decay = weight_decay
+        self.prior_logit = prior_logit
+        self.nonnegative = nonnegative
+        self.fixed_background = fixed_background
+        self.weight_l1 = weight_l1
         self.encoder_dropout = encoder_dropout
         self.encoder_dropout_words = encoder_dropout_words
         self.encoder_length_weights = encoder_length_weights
@@ -211,6 +224,7 @@ class SBNTopicModel(TopicModel):
             max_seconds=self.max_seconds,
             patience=self.patience,
             weight_decay=self.weight_decay,
+            weight_l1=self.weight_l1,
             encoder_dropout=self.encoder_dropout,
             encoder_dropout_words=self.encoder_dropout_words,
             encoder_dreams=self.encoder_dreams,
@@ -230,6 +244,9 @@ class SBNTopicModel(TopicModel):
             layers=self._layers(),
             encoder_hidden=self.encoder_hidden,
             baseline_hidden=self.baseline_hidden,
+            prior_logit=self.prior_logit,
+            nonnegative=self.nonnegative,
+            fixed_background=self.fixed_background,
         )
         torch.manual_seed(self.random_state)
         nets = Networks(SBN(config), InferenceNetwork(config), Baselines(config), RunningStats.initial(len(config.layers)))
@@ -266,6 +283,7 @@ class SBNTopicModel(TopicModel):
         lengths = np.asarray(X.sum(axis=1)).ravel()
         if not np.all(lengths > 0):  # (no copy of a large corpus without empty documents)
             X = X[lengths > 0]
+        X_given = X  # every non-empty document passed in: what the units' on-shares count
         if X_val is None:
             if X.shape[0] < 2:
                 raise ModelError(
@@ -309,7 +327,47 @@ class SBNTopicModel(TopicModel):
             if parallel is not None:
                 parallel.close()
         self._set_fitted(nets, vocabulary, result)
+        self.word_frequencies_ = word_frequencies_from_counts(X_given.sum(axis=0))
+        self.unit_on_share_ = self.orient_units(X_given)
+        self.word_distributions_ = added_word_distributions(self, X_given, random_state=self.random_state)
         return self
+
+    @torch.no_grad()
+    def orient_units(self, X) -> np.ndarray:
+        """Make "on" the rarer state of every unit of the first layer, as an exact
+        reparameterisation; return each unit's share of documents where it is on.
+
+        A binary unit's two states are symmetric: with h_k' = 1 - h_k, the model with U[:, k]
+        negated, the word bias raised by U[:, k], the unit's prior (or upper-layer) logit negated
+        and q's logit negated gives every document and every state the same probabilities (the
+        layers above h_1, their inference network and baselines take h_1' in the same way). Units
+        that q switches on (q(h_k=1|x) > 0.5) in more than half of the documents ``X`` are
+        flipped, so that a unit's words describe what it adds to the documents that take it, and
+        the word bias b is the background of a document with every unit in its common state.
+
+        Parameters
+        ----------
+        X : sparse or array, shape (n_docs, n_words)
+            Documents that decide which state is rarer (``fit`` passes the training documents).
+
+        Returns
+        -------
+        ndarray, shape (n_units,)
+            Share of the documents in which each unit is on, after the flip (<= 0.5).
+        """
+        self._check_fitted()
+        on = (self.transform(X) > ACTIVE_THRESHOLD).mean(axis=0)
+        flip = torch.from_numpy(on > 0.5)
+        if flip.any():
+            flip_units(self.nets_, flip.to(self._device()))
+        return np.where(on > 0.5, 1.0 - on, on)
+
+    def word_distributions(self) -> np.ndarray:
+        """p(w | unit k): the word probability that unit k adds in the documents where it is on,
+        shape (n_units, n_words), rows summing to one (see :func:`added_word_distributions`;
+        computed by ``fit`` on the training documents)."""
+        self._check_fitted()
+        return self.word_distributions_
 
     def _set_fitted(self, nets: Networks, vocabulary, result: dict) -> None:
         self.nets_ = nets
@@ -408,6 +466,8 @@ class SBNTopicModel(TopicModel):
         for prefix, module in (("model", nets.model), ("encoder", nets.encoder), ("baselines", nets.baselines)):
             for k, v in module.state_dict().items():
                 state[f"{prefix}.{k}"] = v.detach().cpu()
+        state["word_frequencies"] = torch.from_numpy(np.asarray(self.word_frequencies_, dtype=np.float64))
+        state["word_distributions"] = torch.from_numpy(np.asarray(self.word_distributions_, dtype=np.float32))
         params = self.get_params()
         params["layers"] = list(self._layers())
         return {
@@ -419,6 +479,7 @@ class SBNTopicModel(TopicModel):
                 "best_val_perplexity_bound": float(self.best_val_perplexity_bound_),
                 "train_seconds": float(self.train_seconds_),
                 "stopped": self.stopped_,
+                "unit_on_share": None if self.unit_on_share_ is None else [float(v) for v in self.unit_on_share_],
             },
             "history": [{k: (float(v) if isinstance(v, float) else v) for k, v in h.items()} for h in self.history_],
         }
@@ -464,8 +525,94 @@ class SBNTopicModel(TopicModel):
                 "stopped": metrics.get("stopped", "unknown"),
             },
         )
+        model.word_frequencies_ = _word_frequencies(data["state"], nets.model)
+        model.word_distributions_ = _saved_word_distributions(data["state"], nets.model)
+        share = metrics.get("unit_on_share")
+        model.unit_on_share_ = None
+        if isinstance(share, list) and len(share) == model.n_units_:
+            model.unit_on_share_ = np.asarray(share, dtype=np.float64)
         return model
 
     @classmethod
     def load(cls, path) -> SBNTopicModel:
         return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))
+
+
+def _saved_word_distributions(state: dict, model: SBN) -> np.ndarray:
+    """p(w | unit) from a checkpoint; older checkpoints without it get what each unit adds to
+    the background (the fallback of :func:`added_word_distributions` without documents)."""
+    saved = state.get("word_distributions")
+    n_words, n_units = model.visible.weight.shape
+    if saved is None:
+        U = model.visible.weight.detach().double()
+        b = model.visible.bias.detach().double()
+        added = (torch.softmax(b[None, :] + U.T, 1) - torch.softmax(b, 0)[None, :]).clamp(min=0)
+        added = torch.where(added.sum(1, keepdim=True) > 0, added, torch.softmax(b[None, :] + U.T, 1))
+        return (added / added.sum(1, keepdim=True)).numpy()
+    if not isinstance(saved, torch.Tensor) or tuple(saved.shape) != (n_units, n_words) or not bool(torch.isfinite(saved).all()):
+        raise ModelError("checkpoint is malformed: word_distributions must be finite, one row per unit")
+    out = saved.double().clamp(min=0)
+    return (out / out.sum(1, keepdim=True).clamp(min=1e-300)).numpy()
+
+
+# Documents per unit that the added word distributions average over (a seeded sample of those
+# where the unit is on): enough for a stable average, bounded work on a large corpus.
+ADDED_WORDS_MAX_DOCS = 1000
+
+
+@torch.no_grad()
+def added_word_distributions(model: SBNTopicModel, X, *, random_state=0, max_docs: int = ADDED_WORDS_MAX_DOCS) -> np.ndarray:
+    """What each unit adds to the word distribution of the documents that switch it on.
+
+    For a document d with units h_d (q(h_k=1|x) > 0.5 for unit k), the words are drawn from
+    softmax(b + U h_d); turning unit k off gives softmax(b + U h_d - U[:, k]). Unit k's
+    distribution is the positive part of the difference, averaged over (up to ``max_docs``) of
+    the documents where k is on, and normalised: the probability the unit adds to each word,
+    which is what a reader of the unit should see. A unit on in no document falls back to what
+    it adds to the background, softmax(b + U[:, k]) - softmax(b).
+
+    Parameters
+    ----------
+    model : fitted SBNTopicModel
+    X : sparse or array, shape (n_docs, n_words)
+        Documents (the training documents in ``fit``).
+    random_state : int
+        Seeds which documents are used when a unit is on in more than ``max_docs``.
+
+    Returns
+    -------
+    ndarray, shape (n_units, n_words)
+        Rows summing to one.
+    """
+    H = model.transform(X) > ACTIVE_THRESHOLD  # n_docs, K
+    visible = model.nets_.model.visible
+    U = visible.weight.detach().double().cpu()  # V,K
+    b = visible.bias.detach().double().cpu()  # V
+    rng = np.random.default_rng(random_state)
+    K = U.shape[1]
+    out = torch.zeros(K, U.shape[0], dtype=torch.float64)
+    background = torch.softmax(b, 0)
+    for k in range(K):
+        docs = np.flatnonzero(H[:, k])
+        if len(docs) > max_docs:
+            docs = np.sort(rng.choice(docs, max_docs, replace=False))
+        if len(docs):
+            logits = torch.from_numpy(H[docs].astype(np.float64)) @ U.T + b  # n,V
+            added = (torch.softmax(logits, 1) - torch.softmax(logits - U[:, k], 1)).clamp(min=0).mean(0)
+        else:
+            added = (torch.softmax(b + U[:, k], 0) - background).clamp(min=0)
+        if not added.sum() > 0:  # the unit only removes words: show what it keeps
+            added = torch.softmax(b + U[:, k], 0)
+        out[k] = added / added.sum()
+    return out.numpy()
+
+
+def _word_frequencies(state: dict, model: SBN) -> np.ndarray:
+    """p(w) from a checkpoint; older checkpoints without it use softmax(b), the model's word
+    distribution with every unit off."""
+    freq = state.get("word_frequencies")
+    if freq is None:
+        return torch.softmax(model.visible.bias.detach().double(), 0).numpy()
+    if not isinstance(freq, torch.Tensor) or tuple(freq.shape) != (model.config.n_words,) or not bool((freq > 0).all()):
+        raise ModelError("checkpoint is malformed: word_frequencies must be positive, one per word")
+    return freq.double().numpy()

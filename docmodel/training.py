@@ -70,6 +70,7 @@ class TrainConfig:
     patience: int = 20
     val_samples: int = 10
     weight_decay: float = 0.0
+    weight_l1: float = 0.0
     encoder_dropout: float = 0.0
     encoder_dropout_words: bool = False
     encoder_dreams: float = 0.0
@@ -104,6 +105,8 @@ class TrainConfig:
             raise ModelError("encoder_dreams applies to nvil training only")
         if self.weight_decay < 0:
             raise ModelError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not self.weight_l1 >= 0:
+            raise ModelError(f"weight_l1 must be >= 0, got {self.weight_l1}")
 
 
 @dataclass
@@ -406,6 +409,10 @@ def train(
                     )
                     w = n_dreams / len(rows)
                     loss = loss + w * (dreamt.surrogate + dreamt.baseline_loss)
+            if cfg.weight_l1:
+                # A Laplace prior on U with rate weight_l1, spread over the training documents so
+                # that its strength does not depend on the corpus size (the loss is per document).
+                loss = loss + cfg.weight_l1 / n_docs * nets.model.visible.weight.abs().sum()
             if weight != 1.0:
                 # After the workers' gradients are averaged, this gives the global minibatch mean.
                 loss = loss * weight
@@ -437,6 +444,7 @@ def train(
                 # Otherwise the coefficient is exactly 1 and scaling would change nothing.
                 torch.nn.utils.clip_grads_with_norm_(params, cfg.max_grad_norm, grad_norm)
             opt.step()
+            nets.model.project()
             if ema is not None:
                 ema.update(run["step"])
             nets.stats = new_stats

@@ -119,7 +119,7 @@ def test_markdown_report(compared):
     root, report = compared
     text = (root / "report" / "report.md").read_text()
     assert "| figure | SBN (NVIL) | SBN (wake-sleep) | LDA (scikit-learn, batch VB) |" in text
-    assert "column k of the visible layer's weights" in text
+    assert "ranked by one rule, relevance with lambda = 0.6" in text
     assert "![training curves](training_curves.png)" in text
     for sentence in reading(report):
         assert sentence in text
@@ -210,3 +210,30 @@ def test_labels_absent_give_no_label_accuracy(tmp_path):
     report = run_compare(dataset, tmp_path / "r", CompareSettings(**{**QUICK, "models": ("lda",)}))
     assert report["models"]["lda"]["label_accuracy"] is None
     assert "Label accuracy" not in (tmp_path / "r" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("name", ["sbn_nvil", "lda"])
+def test_topics_cli_words_give_the_reported_npmi_by_gensim(compared, capsys, name):
+    """The words ``docmodel topics`` prints, scored by gensim's c_npmi with a window covering whole
+    training documents, give the NPMI the report states."""
+    pytest.importorskip("gensim")
+    from gensim.corpora import Dictionary
+    from gensim.models.coherencemodel import CoherenceModel
+
+    root, report = compared
+    capsys.readouterr()
+    assert main(["topics", str(root / "report" / "models" / name), "--top", "10"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    topics = [line.split(None, 1)[1].split("  (on in")[0].split() for line in lines]
+    assert topics == report["models"][name]["top_words"]
+    train = Dataset.load(root / "corpus").train
+    words = train.vocabulary.words
+    texts = [[words[j] for j in row.indices] for row in train.X]
+    texts = [t for t in texts if t]  # gensim skips nothing; empty documents count in N for ours
+    assert len(texts) == train.n_docs
+    dictionary = Dictionary(texts)
+    reference = CoherenceModel(
+        topics=topics, texts=texts, dictionary=dictionary, coherence="c_npmi",
+        window_size=max(len(t) for t in texts), topn=10, processes=1,
+    ).get_coherence_per_topic()
+    np.testing.assert_allclose(np.mean(reference), report["models"][name]["npmi"], rtol=1e-9, atol=1e-12)

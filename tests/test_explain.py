@@ -22,6 +22,7 @@ from docmodel.explain import (
     word_attribution,
 )
 from docmodel.lda import LDATopicModel
+from docmodel.sbn_estimator import SBNTopicModel
 
 
 def fake_model(kind, doc_unit, unit_word, bias=None):
@@ -78,13 +79,44 @@ def test_one_document_only():
         word_attribution(model, np.ones((1, 3)))
 
 
-def test_sbn_unit_distribution_is_softmax_of_bias_plus_column():
-    U = np.array([[1.0, 0.0, -1.0], [0.0, 2.0, 0.0]])
-    bias = np.log(np.array([0.5, 0.25, 0.25]))
-    P = unit_word_distributions(fake_model("sbn", [0.5, 0.5], U, bias=bias))
-    expected = np.exp(U + bias) / np.exp(U + bias).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(P, expected)
+def planted_sbn():
+    """A fitted SBN whose parameters are then set by hand: unit 0 adds words 0-4 and is switched on
+    by them, unit 1 adds words 5-9 and is switched on by them, and a strong background (words
+    10-19) dominates every document's word distribution."""
+    rng = np.random.default_rng(0)
+    X = np.zeros((200, 20))
+    X[:, 10:] = rng.poisson(4.0, (200, 10))
+    X[:100, :5] += rng.poisson(1.0, (100, 5)) + 1
+    X[50:150, 5:10] += rng.poisson(1.0, (100, 5)) + 1
+    X = sp.csr_matrix(X)
+    model = SBNTopicModel(n_units=2, max_epochs=1, random_state=0).fit(X)
+    nets = model.nets_
+    with torch.no_grad():
+        U = torch.zeros(20, 2)
+        U[:5, 0], U[5:10, 1] = 2.0, 2.0
+        nets.model.visible.weight.copy_(U)
+        nets.model.visible.bias.copy_(torch.cat([torch.full((10,), -2.0), torch.full((10,), 2.0)]))
+        nets.encoder.input_mean.zero_()
+        W = torch.zeros(2, 20)
+        W[0, :5], W[1, 5:10] = 10.0, 10.0
+        nets.encoder.first.weight.copy_(W)
+        nets.encoder.first.bias.fill_(-5.0)
+    return model, X
+
+
+def test_sbn_unit_distributions_are_what_each_unit_adds():
+    from docmodel.sbn_estimator import added_word_distributions
+
+    model, X = planted_sbn()
+    P = added_word_distributions(model, X)
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert P[0, :5].sum() > 0.99 and P[1, 5:10].sum() > 0.99
+    # The map separates the two planted units: nothing they add is shared...
+    model.word_distributions_ = P
+    assert js_distances(unit_word_distributions(model))[0, 1] > 0.99
+    # ...where the bias-dominated softmax(b + U[:, k]) puts them close together.
+    bias_dominated = torch.softmax(model.nets_.model.visible.bias[None, :] + model.nets_.model.visible.weight.T, 1)
+    assert js_distances(bias_dominated.detach().double().numpy())[0, 1] < 0.5
 
 
 def test_js_distances_known_values():

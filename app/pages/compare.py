@@ -11,6 +11,7 @@ import streamlit as st
 
 from app import charts, measure, state, ui
 from app.text_view import snippet
+from docmodel.topwords import rule_note
 
 SCATTER_COUNTER = "scatter_generation"
 COLUMNS = {
@@ -152,7 +153,7 @@ def npmi(entries) -> None:
     table = pd.DataFrame(rows)
     st.altair_chart(charts.npmi_strip(table.dropna(subset=["npmi"])), width="stretch")
     with st.expander("Every unit's NPMI and top words"):
-        st.caption(ui.SBN_TOP_WORDS_NOTE)
+        st.caption(rule_note())
         st.dataframe(table.sort_values(["model", "npmi"], ascending=[True, False]), hide_index=True,
                      width="stretch", column_config={"npmi": st.column_config.NumberColumn(format="%.3f")})
 

@@ -7,19 +7,25 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import charts, measure, state, text_view, ui
+from app import charts, state, text_view, ui
 from docmodel.explain import (
     attributed_segments,
+    label_purity,
     token_spans,
     top_documents,
+    unit_label,
     unit_map,
+    unit_on,
     unit_word_distributions,
     word_attribution,
 )
+from docmodel.quality import npmi_coherence
+from docmodel.topwords import DEFAULT_RELEVANCE, rule_note
 
 UNIT = "explore_unit"
 DOC = "explore_doc"
 SPLIT = "explore_split"
+RELEVANCE = "explore_relevance"
 LEGEND_UNITS = 8
 WIDE = {"top words": st.column_config.TextColumn(width="large"), "snippet": st.column_config.TextColumn(width="large"),
         "match": st.column_config.TextColumn(width="large")}
@@ -30,8 +36,26 @@ def doc_unit(entry, split: str, corpus) -> np.ndarray:
                         spinner=f"Inferring the {split} documents' units under {entry.name}...")
 
 
+def relevance() -> float:
+    return float(st.session_state.get(RELEVANCE, DEFAULT_RELEVANCE))
+
+
 def top_words(entry, n: int = 10) -> list[list[str]]:
-    return state.cached(("top_words", entry.name, n), lambda: entry.model.top_words(n))
+    """The unit's top words by the one ranking rule, at the page's relevance lambda."""
+    lam = relevance()
+    return state.cached(("top_words", entry.name, n, lam), lambda: entry.model.top_words(n, relevance=lam))
+
+
+def labels_of(entry) -> list[str]:
+    """Short names of the units ("7 · space nasa orbit"), as shown everywhere on the page."""
+    return [unit_label(words, k) for k, words in enumerate(top_words(entry))]
+
+
+def npmi_of_shown(entry, ds) -> np.ndarray:
+    """NPMI of the top 10 words shown, from co-occurrence in the training documents."""
+    lam = relevance()
+    return state.cached(("npmi_shown", entry.name, lam),
+                        lambda: npmi_coherence(entry.model.top_word_ids(10, relevance=lam), ds.train.X, n_top=10))
 
 
 def pick_row(table_key: str, positions_key: str, target: str) -> None:
@@ -51,23 +75,27 @@ def apply_doc_request(ds) -> None:
         st.session_state[DOC] = int(request["position"])
 
 
-def units_grid(sbn, lda, split, corpus) -> None:
+def units_grid(sbn, lda, split, corpus, ds) -> None:
+    st.slider("Relevance of the words shown (lambda)", 0.0, 1.0, step=0.1, key=RELEVANCE,
+              help="1: each unit's most probable words; 0: the words most specific to it. "
+              f"{DEFAULT_RELEVANCE:g} (the default) is what docmodel topics prints and the Compare page scores.")
     cols = st.columns(2 if sbn and lda else 1)
     for col, entry in zip(cols, [e for e in (sbn, lda) if e is not None]):
         with col:
             weights = doc_unit(entry, split, corpus)
+            on = unit_on(entry.model, weights)
             words = top_words(entry)
-            figures = measure.figures(entry)
-            npmi = figures["figures"]["npmi_per_unit"] if figures else None
             table = pd.DataFrame({
-                "unit": np.arange(weights.shape[1]),
-                ("on in (% of docs)" if entry.kind == "sbn" else "mean share (%)"): (
-                    100 * (weights > 0.5).mean(axis=0) if entry.kind == "sbn" else 100 * weights.mean(axis=0)
-                ).round(1),
+                "unit": labels_of(entry),
+                "on in (% of docs)": (100 * on.mean(axis=0)).round(1),
                 "top words": [" ".join(w) for w in words],
+                "NPMI": np.round(npmi_of_shown(entry, ds), 3),
             })
-            if npmi is not None:
-                table["NPMI"] = np.round(npmi, 3)
+            if corpus.labels is not None:
+                purity, majority = label_purity(on, corpus.labels)
+                table.insert(2, "label purity", [
+                    "-" if m is None else f"{100 * p:.0f}% {m}" for p, m in zip(purity, majority)
+                ])
             title = "SBN units" if entry.kind == "sbn" else "LDA topics"
             st.markdown(f"**{title}: {ui.md(entry.name)}**")
             key = f"units_table_{entry.kind}"
@@ -77,17 +105,22 @@ def units_grid(sbn, lda, split, corpus) -> None:
                              on_select=lambda k=key: pick_row(k, f"{k}_values", UNIT), selection_mode="single-row")
             else:
                 st.dataframe(table, hide_index=True, width="stretch", height=360, column_config=WIDE)
-    st.caption(ui.SBN_TOP_WORDS_NOTE + " Select a row of the first table to see its documents below.")
+    st.caption(
+        rule_note(relevance()) + " *On*: q(h_k = 1 | document) > 0.5 for an SBN unit, a share above 10% for an LDA "
+        f"topic, in the {split} documents. NPMI of the 10 words shown, from co-occurrence in the training "
+        "documents. Label purity: the most common label among the documents that switch the unit on, and its "
+        "share. Select a row of the first table to see its documents below."
+    )
 
 
 def unit_documents(entry, split, corpus) -> None:
     weights = doc_unit(entry, split, corpus)
-    words = top_words(entry)
     n_units = weights.shape[1]
     if st.session_state.get(UNIT, 0) >= n_units:
         st.session_state[UNIT] = 0
+    names = labels_of(entry)
     unit = st.selectbox("Unit" if entry.kind == "sbn" else "Topic", list(range(n_units)), key=UNIT,
-                        format_func=lambda k: f"{k}: {' '.join(words[k][:6])}")
+                        format_func=lambda k: names[k])
     best = top_documents(weights, unit, n=10)
     what = "q(h=1 | document)" if entry.kind == "sbn" else "topic share"
     table = pd.DataFrame({
@@ -131,7 +164,7 @@ def document_view(sbn, lda, split, corpus, ds) -> None:
     explainer = sbn or lda
     weights = doc_unit(explainer, split, corpus)[doc]
     word_unit = word_attribution(explainer.model, x)
-    order = [int(k) for k in np.argsort(-weights) if weights[k] > (0.5 if explainer.kind == "sbn" else 0.05)]
+    order = [int(k) for k in np.argsort(-weights) if weights[k] > explainer.model.active_threshold]
     colours = text_view.unit_colours(order[:LEGEND_UNITS])
     if corpus.texts is not None:
         spans = token_spans(corpus.texts[doc], ds.info.get("options"), ds.vocabulary)
@@ -153,9 +186,7 @@ def document_view(sbn, lda, split, corpus, ds) -> None:
     for col, entry in zip(cols, [e for e in (sbn, lda) if e is not None]):
         with col:
             w = doc_unit(entry, split, corpus)[doc]
-            names = top_words(entry)
-            values = pd.DataFrame({"unit": np.arange(len(w)), "value": w,
-                                   "top_words": [" ".join(t[:6]) for t in names]})
+            values = pd.DataFrame({"unit": np.arange(len(w)), "value": w, "top_words": labels_of(entry)})
             title = "q(h_k = 1 | document)" if entry.kind == "sbn" else "topic proportion"
             st.markdown(f"**{ui.md(entry.name)}**: {title}")
             st.altair_chart(charts.unit_bars(values, title, colours if entry is explainer else None), width="stretch")
@@ -172,15 +203,16 @@ def units_map(sbn, lda, split, corpus) -> None:
                       spinner="Placing the units by their Jensen-Shannon distances...")
     rows, at = [], 0
     for e in entries:
-        weights = doc_unit(e, split, corpus).mean(axis=0)
+        weights = unit_on(e.model, doc_unit(e, split, corpus)).mean(axis=0)
         for k, words in enumerate(top_words(e)):
             rows.append({"x": xy[at + k, 0], "y": xy[at + k, 1], "model": f"{e.name} ({e.kind.upper()})",
-                         "unit": k, "weight": float(weights[k]), "top_words": " ".join(words[:8])})
+                         "unit": k, "weight": float(weights[k]), "top_words": unit_label(words, k, 8)})
         at += len(top_words(e))
     st.altair_chart(charts.unit_map(pd.DataFrame(rows)), width="stretch")
-    st.caption("Units placed by multidimensional scaling of the Jensen-Shannon distances between their word "
-               "distributions (SBN unit k: softmax(b + U[:, k]), the words of a document with only unit k on; "
-               "LDA: the topic's distribution). Nearby units explain similar words.")
+    st.caption("Units placed by multidimensional scaling of the Jensen-Shannon distances between the words each "
+               "adds to a document (an SBN unit: the probability it adds to each word in the training documents "
+               "that switch it on; an LDA topic: its word distribution). Units that add the same words land "
+               "together.")
 
 
 ui.page_setup()
@@ -205,7 +237,7 @@ with ui.page_errors("exploring the models"):
 
 with ui.page_errors("showing the units"):
     st.subheader("Units and topics")
-    units_grid(sbn, lda, split, corpus)
+    units_grid(sbn, lda, split, corpus, ds)
 with ui.page_errors("listing a unit's documents"):
     st.subheader("Documents that switch a unit on")
     unit_documents(sbn or lda, split, corpus)

@@ -76,3 +76,39 @@ def check_same_vocabulary(model, corpus) -> None:
 def write_json(path: str | None, data: dict) -> None:
     if path:
         Path(path).write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
+
+
+def add_unit_options(p, prefix: str = "") -> None:
+    """The SBN's options for readable units (see ``SBNTopicModel``), shared by train and compare."""
+    p.add_argument(
+        "--prior-logit", type=float, metavar="A",
+        help="SBN: fix every unit's prior logit at A (e.g. -2: a sparse prior, units on in about 12%% of "
+        "documents a priori); default: learned",
+    )
+    p.add_argument(
+        "--nonnegative", action="store_true",
+        help="SBN: unit-word weights U >= 0 (a unit can only add words)",
+    )
+    p.add_argument(
+        "--fixed-background", action="store_true",
+        help="SBN: keep the word bias at the log unigram frequencies (units model deviations from them)",
+    )
+    p.add_argument(
+        "--weight-l1", type=float, default=0.0, metavar="RATE",
+        help="SBN: Laplace prior (L1 penalty) on U with this rate; about the number of documents of "
+        "evidence a word needs before a unit takes it (default 0: off)",
+    )
+
+
+def unit_params(args) -> dict:
+    """Estimator parameters of :func:`add_unit_options`, only those set away from the defaults."""
+    out = {}
+    if args.prior_logit is not None:
+        out["prior_logit"] = args.prior_logit
+    if args.nonnegative:
+        out["nonnegative"] = True
+    if args.fixed_background:
+        out["fixed_background"] = True
+    if args.weight_l1:
+        out["weight_l1"] = args.weight_l1
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from corpora.errors import CorpusError
-from docmodel.cli_commands._common import ProgressBar, load_dataset
+from docmodel.cli_commands._common import ProgressBar, add_unit_options, load_dataset, unit_params
 
 MODELS = ("sbn_nvil", "sbn_wake_sleep", "lda")
 
@@ -37,6 +37,7 @@ def add_arguments(p) -> None:
         help="NVIL's encoder dropout removes whole words (default) or zeroes features "
         "(see docmodel train --encoder-dropout-words)",
     )
+    add_unit_options(p)
     p.add_argument(
         "--nvil-dreams", type=float, default=0.0, metavar="F",
         help="NVIL also trains q on F dreamed documents per real one (see docmodel train --encoder-dreams)",
@@ -53,7 +54,9 @@ def run(args) -> int:
         n_samples=args.samples,
         n_val_docs=args.val_docs,
         models=_models(args.models),
-        sbn_params={"device": args.device, **({"batch_size": args.batch_size} if args.batch_size else {})},
+        sbn_params={
+            "device": args.device, **({"batch_size": args.batch_size} if args.batch_size else {}), **unit_params(args),
+        },
         nvil_params={
             **({} if args.nvil_dropout_words else {"encoder_dropout_words": False}),
             **({"encoder_dreams": args.nvil_dreams} if args.nvil_dreams else {}),

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from corpora.errors import CorpusError
-from docmodel.cli_commands._common import ProgressBar, load_dataset
+from docmodel.cli_commands._common import ProgressBar, add_unit_options, load_dataset, unit_params
 
 
 def _layers(text: str) -> tuple[int, ...]:
@@ -47,6 +47,7 @@ def add_arguments(p) -> None:
     p.add_argument("--val-docs", type=int, default=100, help="training documents held out for early stopping")
     p.add_argument("--encoder-hidden", type=int, default=0, help="hidden units of q(h|x) (0 = linear)")
     p.add_argument("--weight-decay", type=float, default=0.0)
+    add_unit_options(p)
     p.add_argument(
         "--encoder-dropout", type=float, default=0.2,
         help="NVIL and REINFORCE: dropout on the inference network's input while training (0: off)",
@@ -135,6 +136,7 @@ def build_model(args):
         n_val_docs=args.val_docs,
         encoder_hidden=args.encoder_hidden,
         weight_decay=args.weight_decay,
+        **unit_params(args),
         encoder_dropout=args.encoder_dropout,
         encoder_dropout_words=args.encoder_dropout_words,
         encoder_length_weights=args.encoder_length_weights,
