@@ -42,8 +42,8 @@ def doc_unit_table(model, corpus: Corpus, doc_unit: np.ndarray | None = None) ->
 
 
 def top_words_table(model, n: int = 20) -> pd.DataFrame:
-    """One row per unit: its ``n`` top words (for an SBN, the words whose logits rise most when
-    the unit turns on)."""
+    """One row per unit: its ``n`` top words by the one ranking rule (:mod:`docmodel.topwords`,
+    relevance at its default lambda), as the Explore page and ``docmodel topics`` show them."""
     words = model.top_words(n)
     width = max((len(w) for w in words), default=0)
     columns = {f"word_{i + 1}": [w[i] if i < len(w) else "" for w in words] for i in range(width)}

@@ -73,9 +73,14 @@ def sbn_estimator(
     batch_size: int,
     patience: int,
     seed: int,
+    fixed_background: bool = False,
+    weight_l1: float = 0.0,
+    nonnegative: bool = False,
+    prior_logit: float = 0.0,
 ):
     """An unfitted SBN from the Train page's settings (``max_seconds`` 0: no time budget,
-    ``encoder_learning_rate`` 0: the model's, ``batch_size`` 0: automatic)."""
+    ``encoder_learning_rate`` 0: the model's, ``batch_size`` 0: automatic, ``prior_logit`` 0:
+    learned; the readable-unit options as ``SBNTopicModel`` takes them)."""
     from docmodel.sbn_estimator import SBNTopicModel
 
     return SBNTopicModel(
@@ -89,6 +94,10 @@ def sbn_estimator(
         max_seconds=float(max_seconds) or None,
         patience=int(patience),
         random_state=int(seed),
+        fixed_background=bool(fixed_background),
+        weight_l1=float(weight_l1),
+        nonnegative=bool(nonnegative),
+        prior_logit=float(prior_logit) or None,
     )
 
 

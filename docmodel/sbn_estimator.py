@@ -350,16 +350,24 @@ class SBNTopicModel(TopicModel):
         X : sparse or array, shape (n_docs, n_words)
             Documents that decide which state is rarer (``fit`` passes the training documents).
 
+        With ``nonnegative`` weights nothing is flipped: there "on" is by construction the state in
+        which a unit adds its words, and flipping would turn it into one that removes them.
+
         Returns
         -------
         ndarray, shape (n_units,)
-            Share of the documents in which each unit is on, after the flip (<= 0.5).
+            Share of the documents in which each unit is on, after the flip (<= 0.5 unless the
+            weights are non-negative).
         """
         self._check_fitted()
         on = (self.transform(X) > ACTIVE_THRESHOLD).mean(axis=0)
+        if self.config_.nonnegative:
+            self.units_flipped_ = 0
+            return on
         flip = torch.from_numpy(on > 0.5)
         if flip.any():
             flip_units(self.nets_, flip.to(self._device()))
+        self.units_flipped_ = int(flip.sum())
         return np.where(on > 0.5, 1.0 - on, on)
 
     def word_distributions(self) -> np.ndarray:

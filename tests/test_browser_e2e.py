@@ -286,7 +286,7 @@ def test_upload_train_compare_explore_download(news_csv, browser, server, tmp_pa
 
     # Explore: a unit's documents, then one document with its words coloured by unit.
     goto_page(page, "Explore")
-    choose(page, "Unit", "3:")
+    choose(page, "Unit", "3 ·")
     first_doc = page.locator('[data-testid="stDataFrame"]').nth(2)
     first_doc.wait_for()
     choose(page, "Document", "sci.space/")

@@ -188,3 +188,17 @@ def test_real_lda_attributes_planted_blocks():
     P = unit_word_distributions(model)
     assert P.shape == (2, 10) and np.allclose(P.sum(axis=1), 1.0)
     assert js_distances(P)[0, 1] > 0.8
+
+
+def test_label_purity_and_unit_labels():
+    from docmodel.explain import label_purity, unit_label
+
+    on = np.array([[1, 0], [1, 0], [1, 1], [0, 0]], dtype=bool)
+    purity, majority = label_purity(on, ["a", "a", "b", None])
+    np.testing.assert_allclose(purity, [2 / 3, 1.0])
+    assert majority == ["a", "b"]
+    purity, majority = label_purity(np.zeros((2, 1), dtype=bool), ["a", "b"])
+    assert np.isnan(purity[0]) and majority == [None]
+    with pytest.raises(ModelError, match="one label per document"):
+        label_purity(on, ["a"])
+    assert unit_label(["space", "nasa", "orbit", "moon"], 7) == "7 · space nasa orbit"

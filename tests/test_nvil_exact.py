@@ -75,6 +75,29 @@ def test_nvil_gradient_is_unbiased_for_every_parameter(layers, vr):
 
 
 @pytest.mark.parametrize("layers", LAYERS)
+def test_nvil_gradient_is_unbiased_with_the_options_for_readable_units(layers):
+    """A fixed sparse prior, a fixed background and non-negative weights are part of the model:
+    the estimate stays the exact gradient of its bound, and the fixed parameters get none."""
+    model, encoder, baselines = tiny_networks(layers, prior_logit=-1.5, fixed_background=True, nonnegative=True)
+    assert not model.prior_logits.requires_grad and not model.visible.bias.requires_grad
+    x = _doc()
+    L = len(layers)
+    stats = RunningStats(torch.full((L,), 3.0, dtype=torch.float64), torch.full((L,), 0.5, dtype=torch.float64), 5)
+    exact = _grads((model, encoder), lambda: exact_elbo(model, encoder, x))
+    chunks = _nvil_grad_chunks(model, encoder, baselines, x, stats, VarianceReduction(), n_chunks=40, per_chunk=2000)
+    mean, se = chunks.mean(0), chunks.std(0) / math.sqrt(len(chunks))
+    assert torch.all(((mean - exact) / (se + 1e-9)).abs() < 5.0)
+    assert torch.linalg.norm(mean - exact) < 0.05 * torch.linalg.norm(exact) + 1e-3
+    # The fixed parameters (the top prior and the word bias) get no gradient from either.
+    fixed = torch.cat([torch.zeros(p.numel(), dtype=torch.bool) if p.requires_grad else torch.ones(p.numel(), dtype=torch.bool)
+                       for m in (model, encoder) for p in m.parameters()])
+    assert fixed.sum() > 0 and torch.all(exact[fixed] == 0) and torch.all(mean[fixed] == 0)
+    model.visible.weight.data[0, 0] = -1.0
+    model.project()
+    assert model.visible.weight[0, 0] == 0.0
+
+
+@pytest.mark.parametrize("layers", LAYERS)
 def test_length_weights_give_the_exact_gradient_of_the_per_word_objective(layers):
     # Two documents of 12 and 36 tokens. With length weights the inference network's estimate is
     # the gradient of mean_d (ref / N_d) L(x_d); the model's stays that of mean_d L(x_d).

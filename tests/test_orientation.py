@@ -109,3 +109,21 @@ def test_fitted_units_are_on_in_at_most_half_of_the_documents():
     again = model.orient_units(X)
     assert torch.equal(model.nets_.model.visible.weight, before)
     np.testing.assert_allclose(again, share)
+
+
+def test_options_for_readable_units_hold_after_fit():
+    X = planted_counts()
+    plain = SBNTopicModel(n_units=4, max_epochs=30, random_state=0).fit(X)
+    sparse = SBNTopicModel(n_units=4, max_epochs=30, random_state=0, weight_l1=50.0).fit(X)
+    assert np.abs(sparse.unit_word()).sum() < 0.8 * np.abs(plain.unit_word()).sum()
+    # Non-negative weights stay so: such units are never flipped (on = the state that adds words).
+    nonneg = SBNTopicModel(n_units=4, max_epochs=30, random_state=0, nonnegative=True).fit(X)
+    assert nonneg.unit_word().min() >= 0.0 and nonneg.units_flipped_ == 0
+    # A fixed prior logit stays fixed (negated for a flipped unit) and the background stays put.
+    fixed = SBNTopicModel(n_units=4, max_epochs=30, random_state=0, prior_logit=-2.0, fixed_background=True).fit(X)
+    np.testing.assert_allclose(np.abs(fixed.nets_.model.prior_logits.detach().numpy()), 2.0)
+    freq = np.asarray(X.sum(axis=0)).ravel()
+    U = fixed.nets_.model.visible.weight.detach().double()
+    flipped = fixed.nets_.model.prior_logits.detach() > 0
+    background = fixed.nets_.model.visible.bias.detach().double() - U[:, flipped].sum(1)
+    np.testing.assert_allclose(torch.softmax(background, 0).numpy(), freq / freq.sum(), rtol=0.05)

@@ -39,7 +39,9 @@ def one_model(entry: state.ModelEntry) -> None:
                             "or with docmodel.checkpoint.load_model.")
     top = exports.top_words_table(entry.model, 20)
     c2.download_button("Top words (CSV)", top.to_csv(index=False), file_name=f"{entry.name}-top-words.csv",
-                       mime="text/csv", key="download_top_words", icon=":material/download:")
+                       mime="text/csv", key="download_top_words", icon=":material/download:",
+                       help="Each unit's 20 top words, ranked by relevance with lambda = 0.6 as on the Explore "
+                            "page (docs/readable-units.md).")
     if c3.button("Remove from session", key="remove_model", icon=":material/delete:"):
         state.remove_model(entry.name)
         state.flash("info", f"Removed {ui.md(entry.name)}.")

@@ -69,6 +69,20 @@ def sbn_form() -> None:
                                 help="Automatic: a twentieth of the training documents, between 64 and 512.")
         patience = c2.number_input("Early-stopping patience (epochs)", 1, 10_000, 20, key="sbn_patience")
         seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="sbn_seed")
+        with st.expander("Readable units"):
+            st.caption("Options that make units sparse and topic-like, at some cost in perplexity "
+                       "(README, \"Readable units\", has the measured trade-off).")
+            r1, r2 = st.columns(2)
+            background = r1.checkbox("Fixed background", key="sbn_background",
+                                     help="Keep the word bias at the corpus' log word frequencies: units model "
+                                     "deviations from them (SAGE).")
+            weight_l1 = r2.number_input("L1 on unit-word weights", 0.0, 1000.0, 0.0, step=1.0, key="sbn_l1",
+                                        help="Laplace prior on U: about the number of documents of evidence a word "
+                                        "needs before a unit takes it. 0: off.")
+            nonnegative = r1.checkbox("Units only add words", key="sbn_nonnegative",
+                                      help="Unit-word weights U >= 0.")
+            prior = r2.number_input("Fixed prior logit (0 = learned)", -10.0, 0.0, 0.0, step=0.5, key="sbn_prior",
+                                    help="E.g. -2: each unit on in about 12% of documents a priori (a sparse prior).")
         submitted = st.form_submit_button("Train SBN", type="primary")
     if submitted and not busy():
         with ui.page_errors("starting the SBN"):
@@ -77,6 +91,7 @@ def sbn_form() -> None:
             estimator = settings.sbn_estimator(
                 layers=layers, algorithm=algo, max_epochs=max_epochs, max_seconds=max_seconds,
                 learning_rate=lr, encoder_learning_rate=enc_lr, batch_size=batch, patience=patience, seed=seed,
+                fixed_background=background, weight_l1=weight_l1, nonnegative=nonnegative, prior_logit=prior,
             )
             chosen = settings.model_name(name) if name.strip() else state.unique_name(
                 settings.default_name("sbn", algo, layers))
@@ -84,7 +99,9 @@ def sbn_form() -> None:
                 st.error(f"A model named {ui.md(chosen)} exists already; choose another name.")
                 return
             run_settings = {"kind": "sbn", "algorithm": algo, "layers": list(layers), "max_epochs": max_epochs,
-                            "max_seconds": max_seconds, "learning_rate": lr, "batch_size": batch, "seed": seed}
+                            "max_seconds": max_seconds, "learning_rate": lr, "batch_size": batch, "seed": seed,
+                            "fixed_background": background, "weight_l1": weight_l1, "nonnegative": nonnegative,
+                            "prior_logit": prior}
             start(chosen, estimator, run_settings, max_epochs, max_seconds)
 
 
