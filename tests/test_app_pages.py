@@ -386,6 +386,27 @@ def test_explore_units_documents_and_colouring(trained):
     assert any("q(h_k = 1 | document)" in m.value for m in at.markdown)
 
 
+def test_explore_relevance_slider_and_unit_columns(trained):
+    """The words shown follow the one rule at the slider's lambda (0.6 to start), each unit is
+    named by its first three words and carries its on-share, NPMI and label purity."""
+    at = trained
+    at.switch_page("pages/explore.py")
+    run(at)
+    assert at.slider(key="explore_relevance").value == 0.6
+    sbn = at.session_state["models"]["sbn-nvil-4"].model
+    units = at.dataframe[0].value
+    assert list(units["top words"]) == [" ".join(w) for w in sbn.top_words(10, relevance=0.6)]
+    assert list(units["unit"]) == [f"{k} · {' '.join(w[:3])}" for k, w in enumerate(sbn.top_words(10))]
+    for column in ("on in (% of docs)", "NPMI", "label purity"):
+        assert column in units.columns
+    at.slider(key="explore_relevance").set_value(1.0)
+    run(at)
+    units = at.dataframe[0].value
+    assert list(units["top words"]) == [" ".join(w) for w in sbn.top_words(10, relevance=1.0)]
+    at.slider(key="explore_relevance").set_value(0.6)  # the shared session goes on at the default
+    run(at)
+
+
 def test_explore_escapes_document_text():
     at = upload_planted(new_app(), planted_csv(extra={i: "<script>alert(1)</script> <b>bold</b>" for i in range(60)}))
     train(at, "SBN", sbn_layers="3", sbn_epochs=2)

@@ -76,6 +76,7 @@ def apply_doc_request(ds) -> None:
 
 
 def units_grid(sbn, lda, split, corpus, ds) -> None:
+    st.session_state.setdefault(RELEVANCE, DEFAULT_RELEVANCE)
     st.slider("Relevance of the words shown (lambda)", 0.0, 1.0, step=0.1, key=RELEVANCE,
               help="1: each unit's most probable words; 0: the words most specific to it. "
               f"{DEFAULT_RELEVANCE:g} (the default) is what docmodel topics prints and the Compare page scores.")
