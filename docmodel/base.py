@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from docmodel.errors import ModelError, NotFittedError
 
@@ -54,7 +55,7 @@ def n_validation_docs(n_docs: int, requested: int) -> int:
     return max(1, min(int(requested), n_docs // 10))
 
 
-class TopicModel(abc.ABC):
+class TopicModel(TransformerMixin, BaseEstimator, abc.ABC):
     """A document model with latent units (SBN) or topics (LDA).
 
     Fitted attributes common to both: ``n_words_``, ``vocabulary_`` (a
@@ -71,14 +72,29 @@ class TopicModel(abc.ABC):
         if not hasattr(self, "n_words_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
+    unit_name: str = "unit"
+    """What the model's latent dimensions are called (output feature names are ``unit0``, ...)."""
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of ``transform``'s columns: ``unit0``, ``unit1``, ... (``topic0``, ... for LDA)."""
+        self._check_fitted()
+        return np.asarray([f"{self.unit_name}{k}" for k in range(self.n_units_)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True  # word counts
+        return tags
+
     @property
     @abc.abstractmethod
     def n_units_(self) -> int:
         """Number of latent units / topics."""
 
     @abc.abstractmethod
-    def fit(self, X, *, vocabulary=None, X_val=None, callback: ProgressCallback | None = None):
-        """Learn from counts ``X`` (n_docs, n_words); return self."""
+    def fit(self, X, y=None, *, vocabulary=None, X_val=None, callback: ProgressCallback | None = None):
+        """Learn from counts ``X`` (n_docs, n_words); ``y`` is ignored (scikit-learn's
+        convention for unsupervised estimators); return self."""
 
     @abc.abstractmethod
     def transform(self, X) -> np.ndarray:
@@ -138,8 +154,9 @@ class TopicModel(abc.ABC):
         words = vocabulary.words
         return [[words[j] for j in row] for row in self.top_word_ids(n, relevance)]
 
-    def score(self, X) -> float:
-        """Mean per-document bound on log p(x) (higher is better)."""
+    def score(self, X, y=None) -> float:
+        """Mean per-document bound on log p(x) (higher is better, so that scikit-learn's model
+        selection picks the better model); ``y`` is ignored."""
         return float(np.mean(self.log_likelihood_bound(X)))
 
     def perplexity(self, X, *, estimator: str = "bound", per: str = "document", **kwargs) -> float:

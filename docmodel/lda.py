@@ -105,6 +105,7 @@ class LDATopicModel(TopicModel):
     """
 
     kind = "lda"
+    unit_name = "topic"
     active_threshold = 0.1
     """A topic counts as on for a document when it has more than this share of it."""
 
@@ -144,10 +145,6 @@ class LDATopicModel(TopicModel):
         self.n_jobs = n_jobs
 
     # ---- configuration -------------------------------------------------------------------
-    def get_params(self) -> dict:
-        """The constructor parameters (what a checkpoint's ``config`` holds)."""
-        return {name: getattr(self, name) for name in _PARAM_NAMES}
-
     def _validate_params(self) -> None:
         def positive_int(name):
             value = getattr(self, name)
@@ -193,13 +190,15 @@ class LDATopicModel(TopicModel):
         )
 
     # ---- training ------------------------------------------------------------------------
-    def fit(self, X, *, vocabulary=None, X_val=None, callback: ProgressCallback | None = None):
+    def fit(self, X, y=None, *, vocabulary=None, X_val=None, callback: ProgressCallback | None = None):
         """Train on counts ``X`` with scikit-learn's variational Bayes.
 
         Parameters
         ----------
         X : sparse or array, shape (n_docs, n_words)
             Training word counts.
+        y : ignored
+            scikit-learn's convention for unsupervised estimators (so ``Pipeline`` works).
         vocabulary : Vocabulary or sequence of str, optional
             The words of the columns of ``X`` (length n_words).
         X_val : sparse or array, shape (n_val, n_words), optional
@@ -236,6 +235,7 @@ class LDATopicModel(TopicModel):
         lda = self._sklearn(n_docs, batch=self.learning_method == "batch")
         rng = np.random.default_rng(self.random_state)
         self.lda_, self.n_words_, self.vocabulary_, self.history_ = lda, n_words, vocab, []
+        self.n_features_in_ = n_words
         self.best_epoch_, self.best_val_perplexity_bound_ = None, None
         best_state = None
         start = time.perf_counter()
@@ -509,6 +509,7 @@ class LDATopicModel(TopicModel):
         lda._validate_params()  # scikit-learn's own checks (n_jobs, ...), as its fit makes them
         model.lda_ = lda
         model.n_words_ = n_words
+        model.n_features_in_ = n_words
         model.word_frequencies_ = _word_frequencies(state, components)
         vocabulary = data.get("vocabulary")
         model.vocabulary_ = _as_vocabulary(vocabulary, n_words) if vocabulary else None

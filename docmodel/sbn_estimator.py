@@ -9,7 +9,6 @@ completion scores the held-out half of a document with h drawn from q given the 
 
 from __future__ import annotations
 
-import inspect
 import math
 from pathlib import Path
 
@@ -181,11 +180,6 @@ class SBNTopicModel(TopicModel):
         self.distributed = distributed
 
     # ---- configuration ------------------------------------------------------------------
-    def get_params(self) -> dict:
-        """The constructor parameters (scikit-learn convention)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
-
     def _layers(self) -> tuple[int, ...]:
         layers = tuple(self.layers) if self.layers else (self.n_units,)
         return layers
@@ -253,12 +247,17 @@ class SBNTopicModel(TopicModel):
         self.config_ = config
         return nets
 
-    def fit(self, X, *, vocabulary=None, X_val=None, callback=None, state_path=None, resume=False, state_every_seconds=30.0):
+    def fit(
+        self, X, y=None, *, vocabulary=None, X_val=None, callback=None, state_path=None, resume=False,
+        state_every_seconds=30.0,
+    ):
         """Train on counts ``X`` (n_docs, n_words).
 
         Parameters
         ----------
         X : sparse or array, shape (n_docs, n_words)
+        y : ignored
+            scikit-learn's convention for unsupervised estimators (so ``Pipeline`` works).
         vocabulary : corpora.Vocabulary, optional
             Kept with the model for top words and checkpoints.
         X_val : sparse or array, shape (n_val, n_words), optional
@@ -380,6 +379,7 @@ class SBNTopicModel(TopicModel):
     def _set_fitted(self, nets: Networks, vocabulary, result: dict) -> None:
         self.nets_ = nets
         self.n_words_ = nets.model.config.n_words
+        self.n_features_in_ = self.n_words_
         self.vocabulary_ = vocabulary
         self.history_ = result["history"]
         self.train_seconds_ = result["train_seconds"]
