@@ -22,26 +22,41 @@ ProgressCallback = Callable[[dict], "bool | None"]
 """Called with a metrics dict (``step``, ``epoch``, ``seconds``, ...); returning True stops training."""
 
 
-def check_counts(X, n_words: int | None = None) -> sp.csr_matrix:
+def check_counts(X, n_words: int | None = None, owner: str = "the model") -> sp.csr_matrix:
     """Validate a document-word count matrix and return it as float32 CSR.
+
+    The messages use scikit-learn's wording where it has one, so that its estimator checks and
+    its users recognise them.
 
     Parameters
     ----------
     X : array-like or sparse, shape (n_docs, n_words)
     n_words : int, optional
         Expected vocabulary size (the model's).
+    owner : str
+        Who expects ``n_words`` (the estimator's class name), for the message.
     """
     if not sp.issparse(X):
         X = np.asarray(X)
         if X.ndim != 2:
-            raise ModelError(f"expected a 2-D documents x words matrix, got shape {X.shape}")
+            raise ModelError(
+                f"expected a 2-D documents x words matrix, got shape {X.shape}; Reshape your data: one row "
+                "per document, one column per word"
+            )
+    if np.issubdtype(X.dtype, np.complexfloating):
+        raise ModelError("Complex data not supported: word counts must be real numbers")
     X = sp.csr_matrix(X, dtype=np.float32)
-    if X.nnz and (not np.all(np.isfinite(X.data)) or X.data.min() < 0):
-        raise ModelError("word counts must be finite and non-negative")
+    if X.shape[1] == 0:
+        raise ModelError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required: the documents have no word columns")
+    if X.nnz and not np.all(np.isfinite(X.data)):
+        raise ModelError("word counts must be finite: the input contains NaN or infinity")
+    if X.nnz and X.data.min() < 0:
+        raise ModelError("Negative values in data: word counts must be non-negative")
     if n_words is not None and X.shape[1] != n_words:
         raise ModelError(
-            f"documents have {X.shape[1]} word columns but the model was trained on {n_words} words; "
-            "prepare them with the model's vocabulary (docmodel prepare --vocab MODEL_DIR/vocab.txt)"
+            f"X has {X.shape[1]} features, but {owner} is expecting {n_words} features as input: the documents "
+            f"have {X.shape[1]} word columns but the model was trained on {n_words} words; prepare them with "
+            "the model's vocabulary (docmodel prepare --vocab MODEL_DIR/vocab.txt)"
         )
     return X
 
@@ -85,6 +100,10 @@ class TopicModel(TransformerMixin, BaseEstimator, abc.ABC):
         tags.input_tags.sparse = True
         tags.input_tags.positive_only = True  # word counts
         return tags
+
+    def _counts(self, X) -> sp.csr_matrix:
+        """``X`` checked against the fitted vocabulary size (see :func:`check_counts`)."""
+        return check_counts(X, self.n_words_, type(self).__name__)
 
     @property
     @abc.abstractmethod

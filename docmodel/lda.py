@@ -334,7 +334,7 @@ class LDATopicModel(TopicModel):
             mean instead, so their ``gamma`` differs slightly from this.
         """
         self._check_fitted()
-        X = check_counts(X, self.n_words_).astype(np.float64)
+        X = self._counts(X).astype(np.float64)
         return self.lda_.transform(X)
 
     def _gamma(self, X) -> np.ndarray:
@@ -362,7 +362,7 @@ class LDATopicModel(TopicModel):
         ndarray, shape (n_docs,)
         """
         self._check_fitted()
-        X = check_counts(X, self.n_words_).astype(np.float64)
+        X = self._counts(X).astype(np.float64)
         gamma = self._gamma(X)
         return mean_field_bound(X, self.unit_word(), self.doc_topic_prior_, gamma)
 
@@ -378,7 +378,7 @@ class LDATopicModel(TopicModel):
         ndarray, shape (n_docs,)
         """
         self._check_fitted()
-        X = check_counts(X, self.n_words_).astype(np.float64)
+        X = self._counts(X).astype(np.float64)
         gamma = self._gamma(X)
         return log_mean_likelihood(
             X, self.unit_word(), gamma, n_samples=_check_samples(n_samples),
@@ -398,8 +398,8 @@ class LDATopicModel(TopicModel):
         ndarray, shape (n_docs,)
         """
         self._check_fitted()
-        X_observed = check_counts(X_observed, self.n_words_).astype(np.float64)
-        X_heldout = check_counts(X_heldout, self.n_words_).astype(np.float64)
+        X_observed = self._counts(X_observed).astype(np.float64)
+        X_heldout = self._counts(X_heldout).astype(np.float64)
         if X_observed.shape[0] != X_heldout.shape[0]:
             raise ModelError(
                 f"{X_observed.shape[0]} observed halves but {X_heldout.shape[0]} held-out halves; "
@@ -419,7 +419,7 @@ class LDATopicModel(TopicModel):
         :mod:`docmodel.evaluation`.
         """
         self._check_fitted()
-        X = check_counts(X, self.n_words_).astype(np.float64)
+        X = self._counts(X).astype(np.float64)
         return float(self.lda_.perplexity(X))
 
     # ---- checkpoints ---------------------------------------------------------------------

@@ -179,6 +179,11 @@ class SBNTopicModel(TopicModel):
         self.device = device
         self.distributed = distributed
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # q(h|x) is computed in float32
+        return tags
+
     # ---- configuration ------------------------------------------------------------------
     def _layers(self) -> tuple[int, ...]:
         layers = tuple(self.layers) if self.layers else (self.n_units,)
@@ -286,7 +291,8 @@ class SBNTopicModel(TopicModel):
         if X_val is None:
             if X.shape[0] < 2:
                 raise ModelError(
-                    f"need at least 2 non-empty training documents (got {X.shape[0]}): one to train on "
+                    f"need at least 2 non-empty training documents (got {X.shape[0]} sample"
+                    f"{'' if X.shape[0] == 1 else 's'}): one to train on "
                     "and one to hold out for early stopping"
                 )
             n_val = n_validation_docs(X.shape[0], self.n_val_docs)
@@ -396,7 +402,7 @@ class SBNTopicModel(TopicModel):
         return max(1, min(2048, _EVAL_ELEMENTS // max(1, n_samples * self.n_words_)))
 
     def _batches(self, X, n_samples: int):
-        X = check_counts(X, self.n_words_)
+        X = self._counts(X)
         B, rows = self._eval_batch(n_samples), CSRRows(X, self._device())
         for start in range(0, X.shape[0], B):
             yield rows.span(start, min(start + B, X.shape[0]))
@@ -421,7 +427,7 @@ class SBNTopicModel(TopicModel):
         """Mean of ``n_samples`` single-sample bounds log p(x,h) - log q(h|x), h ~ q, per
         document (the NVIL paper's 10-sample bound), shape (n_docs,)."""
         self._check_fitted()
-        X = check_counts(X, self.n_words_)
+        X = self._counts(X)
         B = self._eval_batch(n_samples)
         return bound_per_doc(self.nets_, X, n_samples, self._generator(random_state), self._device(), B)
 
@@ -450,8 +456,8 @@ class SBNTopicModel(TopicModel):
 
         Only the observed half informs the posterior; the held-out half is scored."""
         self._check_fitted()
-        X_obs = check_counts(X_observed, self.n_words_)
-        X_held = check_counts(X_heldout, self.n_words_)
+        X_obs = self._counts(X_observed)
+        X_held = self._counts(X_heldout)
         if X_obs.shape != X_held.shape:
             raise ModelError("observed and held-out halves must have the same shape")
         gen = self._generator(random_state)

@@ -599,7 +599,7 @@ def test_one_document_trains_lda_but_not_an_sbn_which_needs_validation_documents
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = main(["train", str(tmp_path / "c"), "--units", "2", "--epochs", "2",
                      "-o", str(tmp_path / "sbn")])
-    assert code == 2 and "non-empty training documents (got 1)" in err.getvalue()
+    assert code == 2 and "non-empty training documents (got 1 sample)" in err.getvalue()
     assert err.getvalue().count("\n") == 1
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["train", str(tmp_path / "c"), "--model", "lda", "--units", "2", "--epochs",
@@ -631,7 +631,10 @@ def test_degenerate_corpora_prepare_and_train_to_finite_figures(tmp_path, model,
                      "--json", str(tmp_path / "e.json")]) == 0, out.getvalue()
     figures = json.loads((tmp_path / "e.json").read_text())
     for key in ("perplexity_bound", "perplexity_is", "perplexity_completion"):
-        assert np.isfinite(figures[key]) and figures[key] >= 1 - 1e-6, (key, figures[key])
+        # Perplexity is at least 1 for the exact log p(x) <= 0; these are estimates from 5 to 10
+        # samples, whose log p(x) can exceed 0 by sampling noise on documents of one or two tokens
+        # (with one word in the vocabulary the exact perplexity is 1).
+        assert np.isfinite(figures[key]) and figures[key] >= 0.9, (key, figures[key])
 
 
 def test_a_million_token_document_is_prepared_with_bounded_memory(tmp_path):
