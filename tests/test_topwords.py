@@ -90,3 +90,20 @@ def test_the_rule_survives_a_checkpoint(fitted, tmp_path, which):
     assert loaded.top_words(6) == model.top_words(6)
     if which == 1:
         np.testing.assert_allclose(loaded.unit_on_share_, model.unit_on_share_)
+
+
+def test_topics_cli_rule_header_shares_and_errors(fitted, tmp_path, capsys):
+    from docmodel.cli import main
+
+    _, sbn, _ = fitted
+    sbn.save(tmp_path / "sbn")
+    capsys.readouterr()
+    assert main(["topics", str(tmp_path / "sbn"), "--top", "4", "--relevance", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "# top words ranked by relevance, lambda log p(w|unit) + (1 - lambda) log(p(w|unit) / p(w)), lambda = 1"
+    assert [line.split(None, 1)[1].split("  (on in")[0].split() for line in lines[1:]] == sbn.top_words(4, relevance=1.0)
+    assert all("% of training documents)" in line for line in lines[1:])
+    assert main(["topics", str(tmp_path / "sbn"), "--relevance", "2"]) == 2
+    assert "relevance lambda must be in [0, 1], got 2.0" in capsys.readouterr().err
+    assert main(["topics", str(tmp_path / "sbn"), "--top", "0"]) == 2
+    assert "--top must be at least 1, got 0" in capsys.readouterr().err

@@ -17,12 +17,13 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from docmodel.checkpoint import load_model
+    from docmodel.errors import ModelError
     from docmodel.topwords import check_relevance
 
     model = load_model(args.model_dir)
     lam = check_relevance(args.relevance)
     if args.top < 1:
-        raise SystemExit(f"docmodel topics: --top must be at least 1, got {args.top}")
+        raise ModelError(f"--top must be at least 1, got {args.top}")
     share = getattr(model, "unit_on_share_", None)
     print(f"# {RULE_TEXT.format(lam=lam)}")
     for k, words in enumerate(model.top_words(args.top, relevance=lam)):
