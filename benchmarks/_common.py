@@ -28,6 +28,28 @@ def load_benchmark(name: str):
     return load_feat(train_file, vocab), load_feat(folder / "test.feat", vocab)
 
 
+def load_validation_split(data: str, corpus: str | None, val_docs: int, seed: int):
+    """A benchmark (``data``) or a prepared corpus directory (``corpus``), its non-empty training
+    documents split at random (seeded) into ``val_docs`` validation documents and the rest.
+
+    Returns ``(train, test, X, X_val, name)``: the training and test Corpus, the training and
+    validation count matrices, and the data's name.
+    """
+    import numpy as np
+
+    if corpus:
+        from corpora.corpus import Dataset
+
+        dataset = Dataset.load(corpus)
+        train, test, name = dataset.train, dataset.test, corpus
+    else:
+        train, test = load_benchmark(data)
+        name = data
+    X_all = train.X[np.asarray(train.X.sum(axis=1)).ravel() > 0]
+    perm = np.random.default_rng(seed).permutation(X_all.shape[0])
+    return train, test, X_all[np.sort(perm[val_docs:])], X_all[np.sort(perm[:val_docs])], name
+
+
 def batch_size_arg(text: str) -> int | str:
     """``--batch-size``: a positive integer or ``auto`` (the estimator's default)."""
     if text == "auto":

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import load_benchmark, table, write_json
+from _common import load_validation_split, table, write_json
 
 CONFIGS = {
     "plain (the defaults)": {},
@@ -61,18 +61,7 @@ def main() -> None:
     from docmodel.sbn_estimator import SBNTopicModel
 
     torch.set_num_threads(args.threads)
-    if args.corpus:
-        from corpora.corpus import Dataset
-
-        dataset = Dataset.load(args.corpus)
-        train, test, name = dataset.train, dataset.test, args.corpus
-    else:
-        train, test = load_benchmark(args.data)
-        name = args.data
-    keep = np.asarray(train.X.sum(axis=1)).ravel() > 0
-    X_all = train.X[keep]
-    perm = np.random.default_rng(args.seed).permutation(X_all.shape[0])
-    X_val, X = X_all[np.sort(perm[: args.val_docs])], X_all[np.sort(perm[args.val_docs :])]
+    train, test, X, X_val, name = load_validation_split(args.data, args.corpus, args.val_docs, args.seed)
     X_test = test.X[np.asarray(test.X.sum(axis=1)).ravel() > 0]
     lambdas = [float(v) for v in args.relevance.split(",")]
     rows_wanted = list(CONFIGS) if not args.only else [r.strip() for r in args.only.split(",")]

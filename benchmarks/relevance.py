@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import load_benchmark, table, write_json
+from _common import load_validation_split, table, write_json
 
 LAMBDAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -41,15 +41,7 @@ def main() -> None:
     from docmodel.sbn_estimator import SBNTopicModel
 
     torch.set_num_threads(args.threads)
-    if args.corpus:
-        from corpora.corpus import Dataset
-
-        train = Dataset.load(args.corpus).train
-    else:
-        train, _ = load_benchmark(args.data)
-    X_all = train.X[np.asarray(train.X.sum(axis=1)).ravel() > 0]
-    perm = np.random.default_rng(args.seed).permutation(X_all.shape[0])
-    X_val, X = X_all[np.sort(perm[: args.val_docs])], X_all[np.sort(perm[args.val_docs :])]
+    train, _, X, X_val, _ = load_validation_split(args.data, args.corpus, args.val_docs, args.seed)
     present = (X_val > 0).toarray()
     base = present.mean(axis=0)
 
