@@ -28,6 +28,18 @@ def load_benchmark(name: str):
     return load_feat(train_file, vocab), load_feat(folder / "test.feat", vocab)
 
 
+def add_split_arguments(p) -> None:
+    """The options of the benchmarks that train on a training split less validation documents."""
+    p.add_argument("--data", default="20news_nvdm", help="bag-of-words benchmark in ../shared/data or a path")
+    p.add_argument("--corpus", help="a corpus directory made by 'docmodel prepare' (instead of --data)")
+    p.add_argument("--units", type=int, default=50)
+    p.add_argument("--epochs", type=int, default=100, help="SBN epochs (default 100)")
+    p.add_argument("--val-docs", type=int, default=1000, help="training documents held out to choose on")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json")
+
+
 def load_validation_split(data: str, corpus: str | None, val_docs: int, seed: int):
     """A benchmark (``data``) or a prepared corpus directory (``corpus``), its non-empty training
     documents split at random (seeded) into ``val_docs`` validation documents and the rest.

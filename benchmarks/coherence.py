@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import load_validation_split, table, write_json
+from _common import add_split_arguments, load_validation_split, table, write_json
 
 CONFIGS = {
     "plain (the defaults)": {},
@@ -41,16 +41,9 @@ CONFIGS = {
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="20news_nvdm", help="bag-of-words benchmark in ../shared/data or a path")
-    p.add_argument("--corpus", help="a corpus directory made by 'docmodel prepare' (instead of --data)")
-    p.add_argument("--units", type=int, default=50)
-    p.add_argument("--epochs", type=int, default=100, help="SBN epochs per row (default 100)")
-    p.add_argument("--val-docs", type=int, default=1000, help="training documents held out to choose on")
+    add_split_arguments(p)
     p.add_argument("--only", help="comma-separated row names (default: all): " + ", ".join(CONFIGS))
     p.add_argument("--relevance", default="0.6,1.0", help="lambdas of the ranking rule to report (first is the main one)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--json")
     args = p.parse_args()
 
     import numpy as np

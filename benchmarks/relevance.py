@@ -16,21 +16,14 @@ from __future__ import annotations
 
 import argparse
 
-from _common import load_validation_split, table, write_json
+from _common import add_split_arguments, load_validation_split, table, write_json
 
 LAMBDAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="20news_nvdm", help="bag-of-words benchmark in ../shared/data or a path")
-    p.add_argument("--corpus", help="a corpus directory made by 'docmodel prepare' (instead of --data)")
-    p.add_argument("--units", type=int, default=50)
-    p.add_argument("--epochs", type=int, default=100, help="SBN epochs (default 100)")
-    p.add_argument("--val-docs", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--json")
+    add_split_arguments(p)
     args = p.parse_args()
 
     import numpy as np

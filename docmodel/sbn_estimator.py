@@ -560,9 +560,7 @@ def _saved_word_distributions(state: dict, model: SBN) -> np.ndarray:
     if saved is None:
         U = model.visible.weight.detach().double()
         b = model.visible.bias.detach().double()
-        added = (torch.softmax(b[None, :] + U.T, 1) - torch.softmax(b, 0)[None, :]).clamp(min=0)
-        added = torch.where(added.sum(1, keepdim=True) > 0, added, torch.softmax(b[None, :] + U.T, 1))
-        return (added / added.sum(1, keepdim=True)).numpy()
+        return torch.stack([_added_to_background(U[:, k], b) for k in range(n_units)]).numpy()
     if not isinstance(saved, torch.Tensor) or tuple(saved.shape) != (n_units, n_words) or not bool(torch.isfinite(saved).all()):
         raise ModelError("checkpoint is malformed: word_distributions must be finite, one row per unit")
     out = saved.double().clamp(min=0)
@@ -583,7 +581,7 @@ def added_word_distributions(model: SBNTopicModel, X, *, random_state=0, max_doc
     distribution is the positive part of the difference, averaged over (up to ``max_docs``) of
     the documents where k is on, and normalised: the probability the unit adds to each word,
     which is what a reader of the unit should see. A unit on in no document falls back to what
-    it adds to the background, softmax(b + U[:, k]) - softmax(b).
+    it adds to the background (:func:`_added_to_background`).
 
     Parameters
     ----------
@@ -605,20 +603,26 @@ def added_word_distributions(model: SBNTopicModel, X, *, random_state=0, max_doc
     rng = np.random.default_rng(random_state)
     K = U.shape[1]
     out = torch.zeros(K, U.shape[0], dtype=torch.float64)
-    background = torch.softmax(b, 0)
     for k in range(K):
         docs = np.flatnonzero(H[:, k])
         if len(docs) > max_docs:
             docs = np.sort(rng.choice(docs, max_docs, replace=False))
-        if len(docs):
-            logits = torch.from_numpy(H[docs].astype(np.float64)) @ U.T + b  # n,V
-            added = (torch.softmax(logits, 1) - torch.softmax(logits - U[:, k], 1)).clamp(min=0).mean(0)
-        else:
-            added = (torch.softmax(b + U[:, k], 0) - background).clamp(min=0)
-        if not added.sum() > 0:  # the unit only removes words: show what it keeps
-            added = torch.softmax(b + U[:, k], 0)
-        out[k] = added / added.sum()
+        if not len(docs):
+            out[k] = _added_to_background(U[:, k], b)
+            continue
+        logits = torch.from_numpy(H[docs].astype(np.float64)) @ U.T + b  # n,V
+        added = (torch.softmax(logits, 1) - torch.softmax(logits - U[:, k], 1)).clamp(min=0).mean(0)
+        # A unit that only removes words shows what it keeps.
+        out[k] = added / added.sum() if added.sum() > 0 else torch.softmax(b + U[:, k], 0)
     return out.numpy()
+
+
+def _added_to_background(u: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """What a unit with weights ``u`` (V,) adds to the background softmax(b), normalised; a unit
+    that only removes words shows what it keeps, softmax(b + u)."""
+    with_unit = torch.softmax(b + u, 0)
+    added = (with_unit - torch.softmax(b, 0)).clamp(min=0)
+    return added / added.sum() if added.sum() > 0 else with_unit
 
 
 def _word_frequencies(state: dict, model: SBN) -> np.ndarray:

@@ -106,10 +106,14 @@ def units_grid(sbn, lda, split, corpus, ds) -> None:
                              on_select=lambda k=key: pick_row(k, f"{k}_values", UNIT), selection_mode="single-row")
             else:
                 st.dataframe(table, hide_index=True, width="stretch", height=360, column_config=WIDE)
+    on_rules = []
+    if sbn is not None:
+        on_rules.append(f"q(h_k = 1 | document) > {sbn.model.active_threshold:g} for an SBN unit")
+    if lda is not None:
+        on_rules.append(f"a share above {lda.model.active_threshold:.0%} for an LDA topic")
     st.caption(
-        rule_note(relevance()) + " *On*: q(h_k = 1 | document) > 0.5 for an SBN unit, a share above 10% for an LDA "
-        f"topic, in the {split} documents. NPMI of the 10 words shown, from co-occurrence in the training "
-        "documents. Label purity: the most common label among the documents that switch the unit on, and its "
+        rule_note(relevance()) + f" *On*: {', '.join(on_rules)}, in the {split} documents. NPMI of the 10 "
+        "words shown, from co-occurrence in the training documents. Label purity: the most common label among the documents that switch the unit on, and its "
         "share. Select a row of the first table to see its documents below."
     )
 

@@ -78,7 +78,7 @@ def write_json(path: str | None, data: dict) -> None:
         Path(path).write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
 
 
-def add_unit_options(p, prefix: str = "") -> None:
+def add_unit_options(p) -> None:
     """The SBN's options for readable units (see ``SBNTopicModel``), shared by train and compare."""
     p.add_argument(
         "--prior-logit", type=float, metavar="A",
