@@ -20,8 +20,9 @@ COLUMNS = {
     "perplexity_completion": ("perplexity (document completion)",
                               "Posterior from a random half of each document, the other half scored: "
                               "the fairest comparison across models."),
-    "npmi": ("NPMI coherence", "Mean over units of the NPMI of their top 10 words (training co-occurrence)."),
-    "diversity": ("topic diversity", "Distinct words among all units' top 25."),
+    "npmi": ("NPMI coherence", "Mean over units of the NPMI of their top 10 words (training co-occurrence; "
+                               "top words by the one rule, relevance with lambda 0.6, as Explore shows them)."),
+    "diversity": ("topic diversity", "Distinct words among all units' top 25 (the same rule)."),
     "label_accuracy": ("label accuracy", "Logistic regression on the document representation, 5-fold CV; "
                                          "empty when too few documents per label."),
     "train_seconds": ("train time (s)", None),
