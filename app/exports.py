@@ -11,6 +11,7 @@ import pandas as pd
 
 from corpora import Corpus
 from docmodel.checkpoint import load_model
+from docmodel.models import model_kind
 
 
 def checkpoint_bytes(model) -> bytes:
@@ -33,7 +34,7 @@ def doc_unit_table(model, corpus: Corpus, doc_unit: np.ndarray | None = None) ->
     """One row per document: id, label (when there are labels) and the model's representation,
     q(h_k=1|x) for an SBN (columns ``q_unit_k``) or topic proportions for LDA (``topic_k``)."""
     weights = np.asarray(model.transform(corpus.X) if doc_unit is None else doc_unit)
-    prefix = "q_unit_" if model.kind == "sbn" else "topic_"
+    prefix = model_kind(model).export_prefix
     table = pd.DataFrame(weights, columns=[f"{prefix}{k}" for k in range(weights.shape[1])])
     table.insert(0, "doc_id", list(corpus.doc_ids))
     if corpus.labels is not None:

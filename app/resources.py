@@ -26,8 +26,8 @@ def warm_up() -> threading.Thread:
     def work() -> None:
         import torch
 
-        import docmodel.lda  # noqa: F401
-        import docmodel.sbn_estimator  # noqa: F401
+        import docmodel.models.lda.estimator  # noqa: F401
+        import docmodel.models.sbn.estimator  # noqa: F401
 
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 

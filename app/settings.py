@@ -81,7 +81,7 @@ def sbn_estimator(
     """An unfitted SBN from the Train page's settings (``max_seconds`` 0: no time budget,
     ``encoder_learning_rate`` 0: the model's, ``batch_size`` 0: automatic, ``prior_logit`` 0:
     learned; the readable-unit options as ``SBNTopicModel`` takes them)."""
-    from docmodel.sbn_estimator import SBNTopicModel
+    from docmodel.models.sbn.estimator import SBNTopicModel
 
     return SBNTopicModel(
         n_units=layers[0],
@@ -106,7 +106,7 @@ def lda_estimator(
 ):
     """An unfitted LDA from the Train page's settings (``max_seconds`` 0: no time budget,
     ``patience`` 0: no early stopping)."""
-    from docmodel.lda import LDATopicModel
+    from docmodel.models.lda.estimator import LDATopicModel
 
     return LDATopicModel(
         n_units=int(n_units),

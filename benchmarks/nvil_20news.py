@@ -43,7 +43,7 @@ def main() -> None:
     import torch
 
     from docmodel.evaluation import evaluate
-    from docmodel.sbn_estimator import SBNTopicModel
+    from docmodel.models.sbn.estimator import SBNTopicModel
 
     torch.set_num_threads(args.threads)
     train, test = load_benchmark(args.data)

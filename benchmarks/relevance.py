@@ -29,9 +29,9 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from docmodel.lda import LDATopicModel
+    from docmodel.models.lda.estimator import LDATopicModel
+    from docmodel.models.sbn.estimator import SBNTopicModel
     from docmodel.quality import npmi_coherence, topic_diversity
-    from docmodel.sbn_estimator import SBNTopicModel
 
     torch.set_num_threads(args.threads)
     train, _, X, X_val, _ = load_validation_split(args.data, args.corpus, args.val_docs, args.seed)

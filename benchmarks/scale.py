@@ -133,7 +133,7 @@ def main() -> None:
     import torch
 
     from docmodel.evaluation import perplexity_from_log_likelihood
-    from docmodel.sbn_estimator import SBNTopicModel
+    from docmodel.models.sbn.estimator import SBNTopicModel
 
     torch.set_num_threads(args.threads)
     load = os.getloadavg()

@@ -12,7 +12,7 @@
    traffic / measured bandwidth. (The backward pass needs only weight gradients for the three
    large products, since their inputs are data or samples: it costs as much as the forward
    products, not twice as much.)
-3. Trains the real estimator (``SBNTopicModel.fit``, the training loop of ``docmodel.training``)
+3. Trains the real estimator (``SBNTopicModel.fit``, the training loop of ``docmodel.models.sbn.training``)
    on ``20news_nvdm`` for ``--seconds`` and reports documents per second next to the floor; the
    same run also times the step as it was before this work (scipy rows to dense, autograd
    through ``logsumexp``, multi-tensor Adam, ``clip_grad_norm_``) against the step now, in
@@ -153,7 +153,7 @@ def train_rate(X, batch_size: int, seconds: float, device: str, seed: int, cost:
     each epoch (outside the epoch's timing) and each epoch's rate is compared with the floor
     measured next to it. Returns medians over the completed epochs (validation excluded).
     """
-    from docmodel.sbn_estimator import SBNTopicModel, resolve_device
+    from docmodel.models.sbn.estimator import SBNTopicModel, resolve_device
 
     dev = resolve_device(device)
     floors = []
@@ -179,15 +179,15 @@ def train_rate(X, batch_size: int, seconds: float, device: str, seed: int, cost:
 def step_ab(X, batch_size: int, seconds: float, seed: int) -> dict:
     """Documents per second of the step as it was (scipy rows to dense, autograd through
     ``logsumexp``, multi-tensor Adam, ``clip_grad_norm_``, two host syncs) against the step as
-    ``docmodel.training`` takes it now, alternating 100-step slices of each so that both see
+    ``docmodel.models.sbn.training`` takes it now, alternating 100-step slices of each so that both see
     the same load; CPU."""
     import numpy as np
     import scipy.sparse as sp
     import torch
 
-    from docmodel.nvil import RunningStats, nvil_estimate
-    from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig
-    from docmodel.training import CSRRows, Networks, ParameterAverage
+    from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, SBNConfig
+    from docmodel.models.sbn.nvil import RunningStats, nvil_estimate
+    from docmodel.models.sbn.training import CSRRows, Networks, ParameterAverage
 
     class PlainSBN(SBN):
         def log_p_x_given_h1(self, x, h1):
@@ -275,7 +275,7 @@ def main() -> None:
     import torch
 
     from docmodel.evaluation import perplexity
-    from docmodel.sbn_estimator import SBNTopicModel, resolve_device
+    from docmodel.models.sbn.estimator import SBNTopicModel, resolve_device
 
     torch.set_num_threads(args.threads)
     defaults = SBNTopicModel()  # the step counted is the estimator's default step

@@ -11,7 +11,7 @@ process, one after the other:
 * **gensim LdaMulticore** (50 topics, ``--gensim-workers`` workers): one pass per ``update``
   call; after each, its topics become an ``LDATopicModel`` (the topic-word matrix ``lambda``
   and the symmetric alpha, as a checkpoint would hold them) so that it is scored by exactly the
-  same per-document bound code as scikit-learn's LDA: ``docmodel.lda_inference`` (gamma
+  same per-document bound code as scikit-learn's LDA: ``docmodel.models.lda.inference`` (gamma
   optimised per document with the topics at their normalised mean, the mean-field bound).
   gensim's own ``log_perplexity`` is a per-word bound in base 2 and is not used.
 
@@ -60,8 +60,8 @@ def per_document(log_p, X) -> float:
 def run_sbn(train, test, seconds: float, seed: int, device: str, learning_rate=None, batch_size="auto") -> list[tuple[float, float]]:
     import torch
 
-    from docmodel.sbn_estimator import SBNTopicModel
-    from docmodel.training import bound_per_doc
+    from docmodel.models.sbn.estimator import SBNTopicModel
+    from docmodel.models.sbn.training import bound_per_doc
 
     class Probe(SBNTopicModel):
         """Keeps a handle on the networks being trained, for the checkpoints."""
@@ -90,7 +90,7 @@ def run_sbn(train, test, seconds: float, seed: int, device: str, learning_rate=N
 
 
 def run_sklearn_lda(train, test, method: str, iterations: int, seed: int) -> list[tuple[float, float]]:
-    from docmodel.lda import LDATopicModel
+    from docmodel.models.lda.estimator import LDATopicModel
 
     curve, clock = [], TrainingClock()
     model = LDATopicModel(n_units=50, learning_method=method, max_iter=iterations, random_state=seed)
@@ -111,7 +111,7 @@ def gensim_as_lda_model(lda, n_words: int):
     import numpy as np
     import torch
 
-    from docmodel.lda import LDATopicModel
+    from docmodel.models.lda.estimator import LDATopicModel
 
     alpha = np.asarray(lda.alpha, dtype=np.float64)
     if not np.allclose(alpha, alpha[0]):

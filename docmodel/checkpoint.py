@@ -117,16 +117,16 @@ def load_checkpoint(path, *, kind: str | None = None) -> dict:
 
 
 def load_model(path):
-    """Load any docmodel model file (SBN or LDA) as its estimator."""
+    """Load any docmodel model file as its estimator (the kind it names in the registry,
+    :mod:`docmodel.models`)."""
     data = load_checkpoint(path)
     name = str(path) if isinstance(path, (str, Path)) else getattr(path, "name", None) or "the model file"
+    from docmodel.models import REGISTRY
+
     kind = data.get("kind")
-    if _is(kind, str, "sbn"):
-        from docmodel.sbn_estimator import SBNTopicModel as estimator
-    elif _is(kind, str, "lda"):
-        from docmodel.lda import LDATopicModel as estimator
-    else:
+    if type(kind) is not str or kind not in REGISTRY:
         raise ModelError(f"unknown model kind {_brief(kind)} in {name}")
+    estimator = REGISTRY[kind].estimator()
     try:
         return estimator.from_checkpoint(data)
     except ModelError as exc:  # it may quote a field's value, and a tensor's repr spans lines

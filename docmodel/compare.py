@@ -22,18 +22,15 @@ import numpy as np
 
 from docmodel.base import TopicModel, n_validation_docs
 from docmodel.errors import ModelError
+from docmodel.models import VARIANTS, variant
 from docmodel.topwords import DEFAULT_RELEVANCE, RULE_TEXT
 
 logger = logging.getLogger(__name__)
 
-MODEL_NAMES = ("sbn_nvil", "sbn_wake_sleep", "lda")
-MODEL_LABELS = {
-    "sbn_nvil": "SBN (NVIL)",
-    "sbn_wake_sleep": "SBN (wake-sleep)",
-    "lda": "LDA (scikit-learn, batch VB)",
-}
-# Training order: LDA first, since it usually stops early and leaves time to the SBNs.
-TRAIN_ORDER = ("lda", "sbn_nvil", "sbn_wake_sleep")
+MODEL_NAMES = tuple(VARIANTS)
+MODEL_LABELS = {name: v.label for name, (v, _) in VARIANTS.items()}
+# Training order: models that usually stop early (LDA) first, leaving their unused time to the others.
+TRAIN_ORDER = tuple(sorted(VARIANTS, key=lambda name: VARIANTS[name][0].train_rank))
 N_TOP_NPMI = 10
 N_TOP_DIVERSITY = 25
 EVALUATION_KEYS = (
@@ -85,9 +82,8 @@ class CompareSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
-        unknown = [m for m in self.models if m not in MODEL_NAMES]
-        if unknown:
-            raise ModelError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_NAMES)}")
+        for name in self.models:
+            variant(name)
         if not self.models or len(set(self.models)) != len(self.models):
             raise ModelError(f"models must name each model once, at least one; got {', '.join(self.models) or 'none'}")
         for name in ("n_units", "n_samples", "n_val_docs", "lda_patience"):
@@ -112,30 +108,21 @@ class CompareSettings:
 
 def model_label(name: str, model: TopicModel) -> str:
     """Display name of a model in the report."""
-    if name == "lda":
-        return f"LDA (scikit-learn, {model.learning_method} VB)"
-    return MODEL_LABELS[name]
+    return variant(name)[0].label_of(model)
 
 
 def build_model(name: str, settings: CompareSettings, max_seconds: float | None) -> TopicModel:
-    """The estimator ``name`` with the settings' units, seed and a time budget in seconds."""
-    if name == "lda":
-        from docmodel.lda import LDATopicModel
-
-        params = {"patience": settings.lda_patience, **settings.lda_params}
-        return LDATopicModel(settings.n_units, max_seconds=max_seconds, random_state=settings.seed, **params)
-    from docmodel.sbn_estimator import SBNTopicModel
-
-    algorithm = {"sbn_nvil": "nvil", "sbn_wake_sleep": "wake-sleep"}[name]
-    params = dict(settings.sbn_params)
-    if name == "sbn_nvil":
-        params.update(settings.nvil_params)
-    if max_seconds is not None:
+    """The estimator ``name`` (a variant in :data:`docmodel.models.VARIANTS`) with the settings'
+    units, seed and a time budget in seconds."""
+    spec, kind = variant(name)
+    params = {param: getattr(settings, attribute) for param, attribute in spec.settings_values.items()}
+    for attribute in spec.settings_params:
+        params.update(getattr(settings, attribute))
+    params.update(spec.params)
+    if max_seconds is not None and kind.budget_epochs_param is not None:
         # The budget, not an epoch count, ends a timed run (early stopping still applies).
-        params.setdefault("max_epochs", 100_000)
-    return SBNTopicModel(
-        settings.n_units, algorithm=algorithm, max_seconds=max_seconds, random_state=settings.seed, **params
-    )
+        params.setdefault(kind.budget_epochs_param, 100_000)
+    return kind.estimator()(settings.n_units, max_seconds=max_seconds, random_state=settings.seed, **params)
 
 
 def validation_split(n_docs: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -187,10 +174,11 @@ def model_figures(model: TopicModel, name: str, dataset, settings: CompareSettin
     figures["label_accuracy"] = (
         label_accuracy(model.transform(test.X), test.labels, random_state=settings.seed) if test.has_labels else None
     )
-    if name == "lda":
+    if hasattr(model, "sklearn_perplexity"):
         figures["sklearn_perplexity_per_word"] = model.sklearn_perplexity(test.X)
     figures["train_seconds"] = float(model.train_seconds_)
     figures["n_units"] = int(model.n_units_)
+    figures["kind"] = model.kind
     # History entries come every few epochs when epochs are short; the last one names the epoch.
     figures["epochs"] = int(model.history_[-1]["epoch"]) if model.history_ else 0
     figures["stopped"] = getattr(model, "stopped_", None)

@@ -31,12 +31,10 @@ from corpora.tokenize import Tokenizer, TokenizerConfig, strip_header_block
 from corpora.vocabulary import Vocabulary
 from docmodel.base import TopicModel, check_counts
 from docmodel.errors import ModelError
-
-ACTIVE_THRESHOLD = 0.5
-"""A unit counts as switched on for a document when q(h_k=1|x) exceeds this."""
+from docmodel.models import model_kind
 
 
-def word_attribution(model: TopicModel, x_row, *, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:
+def word_attribution(model: TopicModel, x_row, *, threshold: float | None = None) -> np.ndarray:
     """The unit (or topic) that best explains each word of one document.
 
     Parameters
@@ -44,9 +42,10 @@ def word_attribution(model: TopicModel, x_row, *, threshold: float = ACTIVE_THRE
     model : fitted SBNTopicModel or LDATopicModel
     x_row : sparse or array, shape (1, n_words) or (n_words,)
         The document's word counts.
-    threshold : float
-        SBN only: units with q(h_k=1|x) above this are candidates. When no unit is above it,
-        every unit is a candidate (weighted by its q).
+    threshold : float, optional
+        For kinds that credit words to units that are on (the SBN): units whose ``transform``
+        exceeds this are candidates (default: the kind's ``active_threshold``). When no unit is
+        above it, every unit is a candidate (weighted by its q).
 
     Returns
     -------
@@ -61,8 +60,9 @@ def word_attribution(model: TopicModel, x_row, *, threshold: float = ACTIVE_THRE
         return out
     weights = np.asarray(model.transform(x), dtype=np.float64)[0]  # K
     scores = np.asarray(model.unit_word(), dtype=np.float64)[:, present]  # K, n_present
-    if model.kind == "sbn":
-        candidates = weights > threshold
+    kind = model_kind(model)
+    if kind.attribution == "on-units":
+        candidates = weights > (kind.active_threshold if threshold is None else threshold)
         if not candidates.any():
             candidates[:] = True
         scores = np.where(candidates[:, None], weights[:, None] * scores, -np.inf)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from docmodel.checkpoint import atomic_write_bytes
+from docmodel.models import VARIANTS
 from docmodel.topwords import rule_note
 
 # (key, title, which direction is better; None: shown, not ranked)
@@ -177,9 +178,12 @@ def _document_level(report: dict, per_document: dict | None) -> list[str]:
 
 
 def _scatter_pair(report: dict) -> tuple[str, str] | None:
-    names = report["models"]
-    sbn = next((n for n in ("sbn_nvil", "sbn_wake_sleep") if n in names), None)
-    return (sbn, "lda") if sbn is not None and "lda" in names else None
+    """The first model of the report against the first of another kind (SBN (NVIL) against LDA)."""
+    kinds = {name: fig.get("kind") or (VARIANTS[name][1].kind if name in VARIANTS else None)
+             for name, fig in report["models"].items()}
+    names = [name for name, kind in kinds.items() if kind is not None]
+    other = [n for n in names if kinds[n] != kinds[names[0]]] if names else []
+    return (names[0], other[0]) if other else None
 
 
 def _options_line(settings: dict) -> list[str]:

@@ -2,7 +2,7 @@
 
 Every model states, for each unit k, a word distribution ``p(w | k)`` (the words of a document in
 which unit k is on: an LDA topic's beta_k; for an SBN, softmax(b + U[:, k]) with every other unit
-in its common state, see :meth:`docmodel.sbn_estimator.SBNTopicModel.word_distributions`) and the
+in its common state, see :meth:`docmodel.models.sbn.estimator.SBNTopicModel.word_distributions`) and the
 corpus' word frequencies ``p(w)``. Words are ranked by their *relevance* (Sievert & Shirley,
 "LDAvis", 2014):
 

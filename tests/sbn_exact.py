@@ -7,7 +7,13 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig, bernoulli_log_prob
+from docmodel.models.sbn.networks import (
+    SBN,
+    Baselines,
+    InferenceNetwork,
+    SBNConfig,
+    bernoulli_log_prob,
+)
 
 
 def tiny_networks(layers=(4,), n_words=12, seed=0, scale=1.0, **options):
@@ -45,7 +51,7 @@ def enumerate_layers(layers) -> list[torch.Tensor]:
 
 def plain_word_log_likelihood(model: SBN, x: torch.Tensor, h1: torch.Tensor) -> torch.Tensor:
     """sum_w x_w log softmax(U h_1 + b)_w by plain autograd through ``log_softmax``: the reference
-    shares no code (and no hand-written backward) with :func:`docmodel.sbn.word_log_likelihood`."""
+    shares no code (and no hand-written backward) with :func:`docmodel.models.sbn.networks.word_log_likelihood`."""
     return (x * F.log_softmax(F.linear(h1, model.visible.weight, model.visible.bias), dim=-1)).sum(-1)
 
 

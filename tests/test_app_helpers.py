@@ -21,7 +21,7 @@ from corpora import Corpus, CorpusError, Vocabulary
 from docmodel.cli import main as cli_main
 from docmodel.cli_commands import app as app_command
 from docmodel.errors import ModelError
-from docmodel.lda import LDATopicModel
+from docmodel.models.lda.estimator import LDATopicModel
 
 TABLE = b"id,topic,body\n1,a,apples and pears and plums\n2,b,cars and trucks and vans\n3,a,pears plums apples\n"
 

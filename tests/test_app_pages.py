@@ -284,7 +284,7 @@ def test_bad_training_settings_are_refused():
 
 def test_a_failed_training_run_is_reported(monkeypatch):
     from docmodel.errors import ModelError
-    from docmodel.sbn_estimator import SBNTopicModel
+    from docmodel.models.sbn.estimator import SBNTopicModel
 
     def fail(self, *args, **kwargs):
         raise ModelError("the learning rate exploded")
@@ -376,7 +376,7 @@ def test_explore_units_documents_and_colouring(trained):
     at.selectbox(key="explore_unit").set_value(2)
     run(at)
     top_docs = at.dataframe[2].value
-    assert len(top_docs) == 10 and top_docs["q(h=1 | document)"].is_monotonic_decreasing
+    assert len(top_docs) == 10 and top_docs["q(h_k = 1 | document)"].is_monotonic_decreasing
     at.selectbox(key="explore_doc").set_value(5)
     run(at)
     html = " ".join(h.proto.body for h in at.get("html"))

@@ -10,8 +10,8 @@ import torch
 from corpora import Corpus, Dataset
 from docmodel.cli import main
 from docmodel.errors import ModelError
-from docmodel.sbn_estimator import SBNTopicModel, resolve_device
-from docmodel.training import CSRRows
+from docmodel.models.sbn.estimator import SBNTopicModel, resolve_device
+from docmodel.models.sbn.training import CSRRows
 from tests.test_sbn_estimator import planted_corpus
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU in this session")

@@ -14,7 +14,7 @@ import torch
 from corpora import Corpus, Dataset
 from docmodel.checkpoint import load_model
 from docmodel.cli import main
-from docmodel.distributed import shard_bounds
+from docmodel.models.sbn.distributed import shard_bounds
 from tests.test_sbn_estimator import planted_corpus
 
 # 600 documents, 44 held out: 556 = 37 * 15 + 1 training documents, so every global minibatch

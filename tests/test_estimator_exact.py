@@ -10,8 +10,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from docmodel.nvil import RunningStats, VarianceReduction, nvil_estimate
-from docmodel.sbn_estimator import SBNTopicModel
+from docmodel.models.sbn.estimator import SBNTopicModel
+from docmodel.models.sbn.nvil import RunningStats, VarianceReduction, nvil_estimate
 from tests.sbn_exact import exact_completion, exact_elbo, exact_log_px, tiny_networks
 
 N_WORDS = 12

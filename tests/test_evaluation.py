@@ -16,7 +16,7 @@ from docmodel.evaluation import (
     perplexity_from_log_likelihood,
     split_for_completion,
 )
-from docmodel.lda import LDATopicModel
+from docmodel.models.lda.estimator import LDATopicModel
 
 
 def random_counts(seed, n_docs=60, n_words=25):

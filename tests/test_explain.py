@@ -21,8 +21,8 @@ from docmodel.explain import (
     unit_word_distributions,
     word_attribution,
 )
-from docmodel.lda import LDATopicModel
-from docmodel.sbn_estimator import SBNTopicModel
+from docmodel.models.lda.estimator import LDATopicModel
+from docmodel.models.sbn.estimator import SBNTopicModel
 
 
 def fake_model(kind, doc_unit, unit_word, bias=None):
@@ -105,7 +105,7 @@ def planted_sbn():
 
 
 def test_sbn_unit_distributions_are_what_each_unit_adds():
-    from docmodel.sbn_estimator import added_word_distributions
+    from docmodel.models.sbn.estimator import added_word_distributions
 
     model, X = planted_sbn()
     P = added_word_distributions(model, X)

@@ -16,8 +16,8 @@ from sklearn.decomposition import LatentDirichletAllocation
 from docmodel.checkpoint import load_checkpoint, load_model
 from docmodel.errors import ModelError, NotFittedError
 from docmodel.evaluation import split_for_completion
-from docmodel.lda import LDATopicModel
-from docmodel.lda_inference import infer_gamma, log_mean_likelihood
+from docmodel.models.lda.estimator import LDATopicModel
+from docmodel.models.lda.inference import infer_gamma, log_mean_likelihood
 
 
 def sample_lda(n_docs, alpha, beta, rng, lengths=(10, 60)):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from docmodel.nvil import (
+from docmodel.models.sbn.nvil import (
     RunningStats,
     VarianceReduction,
     learning_signals,
@@ -219,7 +219,7 @@ def test_importance_sampling_converges_to_exact_log_likelihood(layers):
 
 
 def _baselines_off(model):
-    from docmodel.sbn import Baselines
+    from docmodel.models.sbn.networks import Baselines
 
     return Baselines(model.config).double()
 

@@ -8,11 +8,17 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from docmodel.nvil import RunningStats, joint_terms
-from docmodel.orientation import flip_units
-from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig, bernoulli_log_prob
-from docmodel.sbn_estimator import SBNTopicModel
-from docmodel.training import Networks
+from docmodel.models.sbn.estimator import SBNTopicModel
+from docmodel.models.sbn.networks import (
+    SBN,
+    Baselines,
+    InferenceNetwork,
+    SBNConfig,
+    bernoulli_log_prob,
+)
+from docmodel.models.sbn.nvil import RunningStats, joint_terms
+from docmodel.models.sbn.orientation import flip_units
+from docmodel.models.sbn.training import Networks
 from tests.sbn_exact import enumerate_layers, exact_elbo, exact_log_px
 
 

@@ -33,9 +33,9 @@ from corpora.prepare import PrepareOptions, prepare
 from docmodel import checkpoint
 from docmodel.checkpoint import atomic_write_bytes, load_model
 from docmodel.cli import main
-from docmodel.sbn import SBN
-from docmodel.sbn_estimator import SBNTopicModel
-from docmodel.training import load_training_state
+from docmodel.models.sbn.estimator import SBNTopicModel
+from docmodel.models.sbn.networks import SBN
+from docmodel.models.sbn.training import load_training_state
 from tests.conftest import ROOT, shared_path
 from tests.test_sbn_estimator import planted_corpus
 
@@ -322,7 +322,7 @@ def test_a_numerical_fault_rolls_back_halves_the_learning_rate_and_carries_on(
     torch.set_num_threads(1)
     X, vocab = planted_corpus(n_docs=120, n_blocks=4, words_per_block=8, length=30)
     record = inject(monkeypatch, fault, at_calls={3, 7})
-    caplog.set_level(logging.WARNING, logger="docmodel.training")
+    caplog.set_level(logging.WARNING, logger="docmodel.models.sbn.training")
     model = SBNTopicModel(n_units=3, max_epochs=2, n_val_docs=10, batch_size=16, learning_rate=1e-2,
                           algorithm=algorithm).fit(X, vocabulary=vocab)
     messages = rollback_messages(caplog)
@@ -344,7 +344,7 @@ def test_a_numerical_fault_rolls_back_halves_the_learning_rate_and_carries_on(
 def test_training_that_never_recovers_stops_as_diverged_with_finite_parameters(monkeypatch, caplog):
     X, vocab = planted_corpus(n_docs=120, n_blocks=4, words_per_block=8, length=30)
     record = inject(monkeypatch, "NaN loss", at_calls=None)
-    caplog.set_level(logging.WARNING, logger="docmodel.training")
+    caplog.set_level(logging.WARNING, logger="docmodel.models.sbn.training")
     model = SBNTopicModel(n_units=3, max_epochs=5, n_val_docs=10, batch_size=16).fit(X, vocabulary=vocab)
     assert model.stopped_ == "diverged" and model.train_result_["rollbacks"] == 21
     assert len(rollback_messages(caplog)) == 21 and model.train_result_["steps"] == 0
@@ -387,7 +387,7 @@ def test_training_on_every_shared_corpus_with_five_seeds_gives_no_nan(name, capl
     torch.set_num_threads(1)
     corpus = CORPORA[name]()
     corpus = corpus.subset(np.random.default_rng(0).permutation(corpus.n_docs)[:N_DOCS])
-    caplog.set_level(logging.WARNING, logger="docmodel.training")
+    caplog.set_level(logging.WARNING, logger="docmodel.models.sbn.training")
     for seed in SEEDS:
         model = SBNTopicModel(n_units=50, max_epochs=2, n_val_docs=200, random_state=seed)
         model.fit(corpus.X[200:], X_val=corpus.X[:200], vocabulary=corpus.vocabulary)

@@ -30,8 +30,8 @@ from corpora import Corpus, Dataset, Vocabulary
 from docmodel.checkpoint import load_checkpoint, load_model
 from docmodel.cli import main
 from docmodel.errors import ModelError
-from docmodel.lda import LDATopicModel
-from docmodel.sbn_estimator import SBNTopicModel
+from docmodel.models.lda.estimator import LDATopicModel
+from docmodel.models.sbn.estimator import SBNTopicModel
 from tests.test_reliability_inputs import time_limit
 from tests.test_sbn_estimator import planted_corpus
 

@@ -14,7 +14,7 @@ from docmodel.checkpoint import load_model
 from docmodel.cli import main
 from docmodel.errors import ModelError, NotFittedError
 from docmodel.evaluation import evaluate
-from docmodel.sbn_estimator import SBNTopicModel
+from docmodel.models.sbn.estimator import SBNTopicModel
 
 
 def planted_corpus(n_docs=400, n_blocks=4, words_per_block=8, length=40, seed=0):
@@ -154,7 +154,7 @@ def test_bad_settings_are_named():
 
 
 def test_automatic_minibatch_and_length_weights_follow_the_training_documents():
-    from docmodel.training import auto_batch_size
+    from docmodel.models.sbn.training import auto_batch_size
 
     assert [auto_batch_size(n) for n in (10, 1280, 2000, 11_000, 10**6)] == [64, 64, 100, 512, 512]
     lengths = np.array([10.0, 40.0, 40.0])
@@ -168,7 +168,7 @@ def test_automatic_minibatch_and_length_weights_follow_the_training_documents():
 
 
 def test_encoder_dropout_keeps_the_logits_in_expectation_and_is_off_by_default():
-    from docmodel.sbn import InferenceNetwork, SBNConfig
+    from docmodel.models.sbn.networks import InferenceNetwork, SBNConfig
 
     torch.manual_seed(0)
     encoder = InferenceNetwork(SBNConfig(n_words=30, layers=(4,))).double()
@@ -183,7 +183,7 @@ def test_encoder_dropout_keeps_the_logits_in_expectation_and_is_off_by_default()
 
 
 def test_word_dropout_removes_whole_words_from_qs_view():
-    from docmodel.sbn import InferenceNetwork, SBNConfig
+    from docmodel.models.sbn.networks import InferenceNetwork, SBNConfig
 
     torch.manual_seed(0)
     encoder = InferenceNetwork(SBNConfig(n_words=400, layers=(4,))).double()
@@ -199,9 +199,9 @@ def test_word_dropout_removes_whole_words_from_qs_view():
 
 
 def test_dreams_train_q_and_the_baselines_but_not_the_model():
-    from docmodel.nvil import RunningStats, VarianceReduction, nvil_estimate
-    from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig
-    from docmodel.wake_sleep import nvil_on_dreams
+    from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, SBNConfig
+    from docmodel.models.sbn.nvil import RunningStats, VarianceReduction, nvil_estimate
+    from docmodel.models.sbn.wake_sleep import nvil_on_dreams
 
     torch.manual_seed(0)
     config = SBNConfig(n_words=40, layers=(5, 3))

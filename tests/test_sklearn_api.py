@@ -9,8 +9,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 
-from docmodel.lda import LDATopicModel
-from docmodel.sbn_estimator import SBNTopicModel
+from docmodel.models.lda.estimator import LDATopicModel
+from docmodel.models.sbn.estimator import SBNTopicModel
 
 THEMES = {
     "space": "orbit rocket launch nasa moon shuttle",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from docmodel.lda import LDATopicModel
-from docmodel.sbn_estimator import SBNTopicModel
+from docmodel.models.lda.estimator import LDATopicModel
+from docmodel.models.sbn.estimator import SBNTopicModel
 
 # Every check expected to fail or skipped, with the reason.
 EXPECTED_FAILURES = {

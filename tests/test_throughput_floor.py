@@ -12,9 +12,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-import docmodel.sbn as sbn
-from docmodel.nvil import RunningStats, VarianceReduction, nvil_estimate
-from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig, word_log_likelihood
+import docmodel.models.sbn.networks as sbn
+from docmodel.models.sbn.networks import (
+    SBN,
+    Baselines,
+    InferenceNetwork,
+    SBNConfig,
+    word_log_likelihood,
+)
+from docmodel.models.sbn.nvil import RunningStats, VarianceReduction, nvil_estimate
 
 
 def _plain(x, h, weight, bias):

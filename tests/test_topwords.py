@@ -9,8 +9,8 @@ import scipy.sparse as sp
 from corpora.vocabulary import Vocabulary
 from docmodel.checkpoint import load_model
 from docmodel.errors import ModelError
-from docmodel.lda import LDATopicModel
-from docmodel.sbn_estimator import SBNTopicModel
+from docmodel.models.lda.estimator import LDATopicModel
+from docmodel.models.sbn.estimator import SBNTopicModel
 from docmodel.topwords import DEFAULT_RELEVANCE, relevance, top_word_ids
 
 

@@ -108,11 +108,11 @@ def picked_doc(event) -> int | None:
 
 def scatter(entries, docs) -> None:
     names = [e.name for e in entries]
-    sbn = [e.name for e in entries if e.kind == "sbn"]
-    lda = [e.name for e in entries if e.kind == "lda"]
+    # The first model against the first of another kind (an SBN against LDA), else the next one.
+    other = [i for i, e in enumerate(entries) if e.kind != entries[0].kind]
     c1, c2 = st.columns(2)
-    x_name = c1.selectbox("Horizontal", names, index=names.index(sbn[0]) if sbn else 0, key="scatter_x")
-    y_default = names.index(lda[0]) if lda else min(1, len(names) - 1)
+    x_name = c1.selectbox("Horizontal", names, index=0, key="scatter_x")
+    y_default = other[0] if other else min(1, len(names) - 1)
     y_name = c2.selectbox("Vertical", names, index=y_default, key="scatter_y")
     per_x = measure.figures(state.models()[x_name])["per_document"]
     per_y = measure.figures(state.models()[y_name])["per_document"]

@@ -19,6 +19,7 @@ from docmodel.explain import (
     unit_word_distributions,
     word_attribution,
 )
+from docmodel.models import model_kind
 from docmodel.quality import npmi_coherence
 from docmodel.topwords import DEFAULT_RELEVANCE, rule_note
 
@@ -97,7 +98,7 @@ def units_grid(sbn, lda, split, corpus, ds) -> None:
                 table.insert(2, "label purity", [
                     "-" if m is None else f"{100 * p:.0f}% {m}" for p, m in zip(purity, majority)
                 ])
-            title = "SBN units" if entry.kind == "sbn" else "LDA topics"
+            title = model_kind(entry.kind).units_title
             st.markdown(f"**{title}: {ui.md(entry.name)}**")
             key = f"units_table_{entry.kind}"
             st.session_state[f"{key}_values"] = list(range(weights.shape[1]))
@@ -106,11 +107,8 @@ def units_grid(sbn, lda, split, corpus, ds) -> None:
                              on_select=lambda k=key: pick_row(k, f"{k}_values", UNIT), selection_mode="single-row")
             else:
                 st.dataframe(table, hide_index=True, width="stretch", height=360, column_config=WIDE)
-    on_rules = []
-    if sbn is not None:
-        on_rules.append(f"q(h_k = 1 | document) > {sbn.model.active_threshold:g} for an SBN unit")
-    if lda is not None:
-        on_rules.append(f"a share above {lda.model.active_threshold:.0%} for an LDA topic")
+    on_rules = [f"{kind.on_rule} for an {kind.label} {kind.unit_name}"
+                for kind in (model_kind(e.kind) for e in (sbn, lda) if e is not None)]
     st.caption(
         rule_note(relevance()) + f" *On*: {', '.join(on_rules)}, in the {split} documents. NPMI of the 10 "
         "words shown, from co-occurrence in the training documents. Label purity: the most common label among the documents that switch the unit on, and its "
@@ -124,10 +122,11 @@ def unit_documents(entry, split, corpus) -> None:
     if st.session_state.get(UNIT, 0) >= n_units:
         st.session_state[UNIT] = 0
     names = labels_of(entry)
-    unit = st.selectbox("Unit" if entry.kind == "sbn" else "Topic", list(range(n_units)), key=UNIT,
+    kind = model_kind(entry.kind)
+    unit = st.selectbox(kind.unit_name.capitalize(), list(range(n_units)), key=UNIT,
                         format_func=lambda k: names[k])
     best = top_documents(weights, unit, n=10)
-    what = "q(h=1 | document)" if entry.kind == "sbn" else "topic share"
+    what = kind.representation
     table = pd.DataFrame({
         "document": [corpus.doc_ids[i] for i in best],
         what: np.round(weights[best, unit], 3),
@@ -182,17 +181,13 @@ def document_view(sbn, lda, split, corpus, ds) -> None:
         st.caption(f"{len(order) - len(colours)} more units are on for this document (see the bars below); "
                    "only the strongest are coloured.")
     st.html(text_view.coloured_html(pieces, colours))
-    if explainer.kind == "sbn":
-        st.caption("Each word is coloured by the unit, among those switched on (q > 0.5), that raises its logit "
-                   "most (q_k · U[w, k]); uncoloured words are outside the vocabulary or raised by no active unit.")
-    else:
-        st.caption("Each word is coloured by the topic with the largest responsibility theta_k · beta[k, w].")
+    st.caption(model_kind(explainer.kind).attribution_text)
     cols = st.columns(2 if sbn and lda else 1)
     for col, entry in zip(cols, [e for e in (sbn, lda) if e is not None]):
         with col:
             w = doc_unit(entry, split, corpus)[doc]
             values = pd.DataFrame({"unit": np.arange(len(w)), "value": w, "top_words": labels_of(entry)})
-            title = "q(h_k = 1 | document)" if entry.kind == "sbn" else "topic proportion"
+            title = model_kind(entry.kind).representation
             st.markdown(f"**{ui.md(entry.name)}**: {title}")
             st.altair_chart(charts.unit_bars(values, title, colours if entry is explainer else None), width="stretch")
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app import exports, measure, settings, state, ui
+from docmodel.models import model_kind
 
 UPLOAD_KEY = "model_upload"
 LOADED = "loaded_model_uploads"
@@ -63,9 +64,9 @@ def document_csvs() -> None:
     weights = state.cached(("doc_unit", entry.name, split), lambda: np.asarray(entry.model.transform(corpus.X)),
                            spinner=f"Inferring the {split} documents' units under {entry.name}...")
     table = exports.doc_unit_table(entry.model, corpus, weights)
-    what = "document-unit probabilities q(h_k=1|x)" if entry.kind == "sbn" else "document-topic proportions"
-    st.download_button(f"Download {what} (CSV, {len(table):,} x {weights.shape[1]})", table.to_csv(index=False),
-                       file_name=f"{entry.name}-{split}-{'doc-unit' if entry.kind == 'sbn' else 'doc-topic'}.csv",
+    kind = model_kind(entry.kind)
+    st.download_button(f"Download {kind.export_text} (CSV, {len(table):,} x {weights.shape[1]})", table.to_csv(index=False),
+                       file_name=f"{entry.name}-{split}-{kind.export_tag}.csv",
                        mime="text/csv", key="download_doc_unit", icon=":material/download:")
 
 

@@ -6,8 +6,9 @@ import argparse
 
 from corpora.errors import CorpusError
 from docmodel.cli_commands._common import ProgressBar, add_unit_options, load_dataset, unit_params
+from docmodel.models import VARIANTS
 
-MODELS = ("sbn_nvil", "sbn_wake_sleep", "lda")
+MODELS = tuple(VARIANTS)
 
 
 def _models(text: str) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from corpora.errors import CorpusError
 from docmodel.cli_commands._common import ProgressBar, add_unit_options, load_dataset, unit_params
+from docmodel.models import REGISTRY
 
 
 def _layers(text: str) -> tuple[int, ...]:
@@ -24,7 +25,7 @@ def _layers(text: str) -> tuple[int, ...]:
 def add_arguments(p) -> None:
     p.add_argument("corpus_dir", help="a corpus directory made by 'docmodel prepare'")
     p.add_argument("-o", "--out", required=True, help="model directory to write")
-    p.add_argument("--model", choices=["sbn", "lda"], default="sbn")
+    p.add_argument("--model", choices=list(REGISTRY), default="sbn")
     p.add_argument("--algorithm", choices=["nvil", "wake-sleep", "reinforce"], default="nvil", help="SBN training algorithm")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--units", type=int, default=50, help="latent units (SBN) or topics (LDA); default 50")
@@ -89,7 +90,7 @@ def add_arguments(p) -> None:
 
 
 def _distributed(args) -> bool:
-    from docmodel.distributed import launched_by_torchrun
+    from docmodel.models.sbn.distributed import launched_by_torchrun
 
     wanted = args.distributed or launched_by_torchrun()
     if wanted and args.model != "sbn":
@@ -101,7 +102,7 @@ def build_model(args):
     seconds = args.max_minutes * 60 if args.max_minutes else None
     distributed = _distributed(args)
     if args.model == "lda":
-        from docmodel.lda import LDATopicModel
+        from docmodel.models.lda.estimator import LDATopicModel
 
         kw = {"max_seconds": seconds}
         if args.epochs:
@@ -113,7 +114,7 @@ def build_model(args):
             random_state=args.seed,
             **kw,
         )
-    from docmodel.sbn_estimator import SBNTopicModel
+    from docmodel.models.sbn.estimator import SBNTopicModel
 
     return SBNTopicModel(
         n_units=args.units,
@@ -178,7 +179,7 @@ def run(args) -> int:
     finally:
         bar.close()
     if getattr(model, "distributed", False):
-        from docmodel.distributed import rank
+        from docmodel.models.sbn.distributed import rank
 
         if rank() != 0:
             return 0  # every worker holds the same model; rank 0 writes it

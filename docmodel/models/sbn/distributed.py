@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch import nn
 
 from docmodel.errors import ModelError
-from docmodel.nvil import NVILResult, RunningStats, VarianceReduction, nvil_estimate
+from docmodel.models.sbn.nvil import NVILResult, RunningStats, VarianceReduction, nvil_estimate
 
 
 def launched_by_torchrun() -> bool:
@@ -61,7 +61,7 @@ def shard_bounds(n_global: int, world_size: int, rank: int) -> tuple[int, int]:
 
 
 class Local:
-    """One process: the hooks of :func:`docmodel.training.train` that change nothing."""
+    """One process: the hooks of :func:`docmodel.models.sbn.training.train` that change nothing."""
 
     world_size = 1
     rank = 0
@@ -98,7 +98,7 @@ class Local:
 
 
 class _SliceNoise:
-    """Uniform noise for :func:`docmodel.sbn.sample_bernoulli`: draws it for the whole global
+    """Uniform noise for :func:`docmodel.models.sbn.networks.sample_bernoulli`: draws it for the whole global
     minibatch (axis -2 has ``n_global`` documents) and returns documents ``[lo, hi)``."""
 
     def __init__(self, generator: torch.Generator, n_global: int, lo: int, hi: int):
@@ -114,7 +114,7 @@ class _SliceNoise:
 class _SharedStats(RunningStats):
     """Running statistics whose minibatch mean and variance are those of the global minibatch.
 
-    :func:`docmodel.nvil.nvil_estimate` calls :meth:`updated` with this worker's mean and
+    :func:`docmodel.models.sbn.nvil.nvil_estimate` calls :meth:`updated` with this worker's mean and
     (population) variance of ``l - C(x)`` per layer; ``n_local`` residuals (samples x documents)
     went into them. One ``all_reduce`` sums (n mean, n (var + mean^2), n) over the workers.
     """
@@ -150,7 +150,7 @@ class _NVILStep(nn.Module):
 
 
 class DataParallel(Local):
-    """Hooks of :func:`docmodel.training.train` for one worker of a ``torchrun`` job.
+    """Hooks of :func:`docmodel.models.sbn.training.train` for one worker of a ``torchrun`` job.
 
     Parameters
     ----------

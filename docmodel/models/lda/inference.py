@@ -8,7 +8,7 @@ assignments are summed out in closed form inside the bound (their optimal ``phi`
 
 Everything works on batches of documents at once (CSR rows, numpy and scipy), since scoring a
 test set is thousands of documents times a hundred samples times fifty topics. Training is not
-here: LDA is trained by scikit-learn (:mod:`docmodel.lda`).
+here: LDA is trained by scikit-learn (:mod:`docmodel.models.lda.estimator`).
 """
 
 from __future__ import annotations

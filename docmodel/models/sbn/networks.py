@@ -89,7 +89,7 @@ def sample_bernoulli(logits: torch.Tensor, generator) -> torch.Tensor:
     ``generator`` is a ``torch.Generator`` (or None), or a callable ``(shape, dtype, device) ->
     uniforms`` that supplies the noise itself: data-parallel training passes one that draws the
     noise of the whole global minibatch and keeps this worker's slice, so that every worker
-    samples exactly what a single process would (:mod:`docmodel.distributed`).
+    samples exactly what a single process would (:mod:`docmodel.models.sbn.distributed`).
     """
     u = uniform_noise(logits.shape, logits.dtype, logits.device, generator)
     return (u < torch.sigmoid(logits)).to(logits.dtype)

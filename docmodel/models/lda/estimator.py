@@ -12,7 +12,7 @@ their fitted values (beta = the normalised ``components_``), as ``EVALUATION.md`
 * ``log_likelihood_is``: importance sampling with ``theta ~ Dir(gamma)`` as the proposal;
 * ``log_likelihood_completion``: ``gamma`` from one half of a document, the other half scored.
 
-The per-document arithmetic lives in :mod:`docmodel.lda_inference`.
+The per-document arithmetic lives in :mod:`docmodel.models.lda.inference`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from corpora.vocabulary import Vocabulary
 from docmodel.base import ProgressCallback, TopicModel, check_counts
 from docmodel.checkpoint import load_checkpoint, save_checkpoint
 from docmodel.errors import ModelError
-from docmodel.lda_inference import infer_gamma, log_mean_likelihood, mean_field_bound
+from docmodel.models.lda import KIND
+from docmodel.models.lda.inference import infer_gamma, log_mean_likelihood, mean_field_bound
 from docmodel.topwords import word_frequencies_from_counts
 
 logger = logging.getLogger(__name__)
@@ -104,9 +105,9 @@ class LDATopicModel(TopicModel):
     (a test checks this).
     """
 
-    kind = "lda"
-    unit_name = "topic"
-    active_threshold = 0.1
+    kind = KIND.kind
+    unit_name = KIND.unit_name
+    active_threshold = KIND.active_threshold
     """A topic counts as on for a document when it has more than this share of it."""
 
     def __init__(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from docmodel.sbn import SBN, Baselines, InferenceNetwork
+from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def flip_units(nets, flip: torch.Tensor) -> None:
 
     Parameters
     ----------
-    nets : docmodel.training.Networks
+    nets : docmodel.models.sbn.training.Networks
         The SBN, its inference network and baselines.
     flip : Tensor of bool, shape (K_1,)
     """

@@ -12,8 +12,14 @@ from dataclasses import dataclass
 
 import torch
 
-from docmodel.nvil import NVILResult, RunningStats, VarianceReduction, joint_terms, nvil_estimate
-from docmodel.sbn import SBN, Baselines, InferenceNetwork, bernoulli_log_prob
+from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, bernoulli_log_prob
+from docmodel.models.sbn.nvil import (
+    NVILResult,
+    RunningStats,
+    VarianceReduction,
+    joint_terms,
+    nvil_estimate,
+)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """``SBNTopicModel``: the sigmoid belief network document model behind the estimator contract.
 
-Training is delegated to :func:`docmodel.training.train` (NVIL by default; wake-sleep and plain
+Training is delegated to :func:`docmodel.models.sbn.training.train` (NVIL by default; wake-sleep and plain
 REINFORCE on the same model for comparison). Evaluation follows ``EVALUATION.md``: the bound
 averages 10 single-sample bounds per document (the NVIL paper's Table 3 protocol), the
 importance-sampled estimate is log (1/S) sum_s p(x,h_s)/q(h_s|x) with h_s ~ q(h|x), and document
@@ -18,15 +18,22 @@ import torch
 from docmodel.base import TopicModel, check_counts, n_validation_docs
 from docmodel.checkpoint import load_checkpoint, save_checkpoint
 from docmodel.errors import ModelError
-from docmodel.explain import ACTIVE_THRESHOLD
-from docmodel.nvil import RunningStats, VarianceReduction
-from docmodel.orientation import flip_units
-from docmodel.sbn import SBN, Baselines, InferenceNetwork, SBNConfig
+from docmodel.models.sbn import KIND
+from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, SBNConfig
+from docmodel.models.sbn.nvil import RunningStats, VarianceReduction
+from docmodel.models.sbn.orientation import flip_units
+from docmodel.models.sbn.training import (
+    CSRRows,
+    Networks,
+    TrainConfig,
+    auto_batch_size,
+    bound_per_doc,
+    train,
+)
 from docmodel.topwords import word_frequencies_from_counts
-from docmodel.training import CSRRows, Networks, TrainConfig, auto_batch_size, bound_per_doc, train
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
-# themselves are never held whole (see docmodel.sbn.word_log_likelihood); the batch size is kept
+# themselves are never held whole (see docmodel.models.sbn.networks.word_log_likelihood); the batch size is kept
 # because it fixes which noise each document draws, and so the estimates.
 _EVAL_ELEMENTS = 2**24
 
@@ -57,7 +64,7 @@ class SBNTopicModel(TopicModel):
         NVIL's variance-reduction components (all on by default; switch off for ablations).
     mean_field_baseline : bool
         Add the model's log p(x | h = E_q[h]) to the input-dependent baseline (on by default;
-        see :class:`docmodel.nvil.VarianceReduction`).
+        see :class:`docmodel.models.sbn.nvil.VarianceReduction`).
     optimizer : {"adam", "sgd"}
         Adam by default.
     learning_rate : float
@@ -86,12 +93,12 @@ class SBNTopicModel(TopicModel):
         NVIL: weigh each document's learning signal for q by the inverse of its length
         (scaled so the weights average 1 over the training documents), so that q maximises every
         document's bound per word, the figure the per-document perplexity averages (on by default;
-        see :class:`docmodel.nvil.VarianceReduction`). False: every document's bound counts alike,
+        see :class:`docmodel.models.sbn.nvil.VarianceReduction`). False: every document's bound counts alike,
         as in the paper.
     encoder_dreams : float
         NVIL only: with each minibatch, the inference network and the baselines are also trained,
         by the same estimator, on this many documents per real one dreamed from the current model
-        (see :func:`docmodel.wake_sleep.nvil_on_dreams`); the model learns from real documents
+        (see :func:`docmodel.models.sbn.wake_sleep.nvil_on_dreams`); the model learns from real documents
         only. 0 (the default) is the paper's NVIL.
     ema_decay : float or None
         Validation, early stopping and the fitted model use an exponential moving average of
@@ -100,12 +107,12 @@ class SBNTopicModel(TopicModel):
     device : {"cpu", "cuda", "auto"}
     distributed : bool
         Data-parallel training across the processes of a ``torchrun`` job
-        (:mod:`docmodel.distributed`): every process calls ``fit`` on the same data and takes
+        (:mod:`docmodel.models.sbn.distributed`): every process calls ``fit`` on the same data and takes
         its shard of each global minibatch of ``batch_size``. False trains in this process.
     """
 
-    kind = "sbn"
-    active_threshold = ACTIVE_THRESHOLD
+    kind = KIND.kind
+    active_threshold = KIND.active_threshold
     """A unit is on for a document when q(h_k = 1 | x) exceeds this."""
 
     def __init__(
@@ -316,7 +323,7 @@ class SBNTopicModel(TopicModel):
             nets.encoder.input_mean.copy_(torch.from_numpy(mean).float())
         parallel = None
         if self.distributed:
-            from docmodel.distributed import DataParallel
+            from docmodel.models.sbn.distributed import DataParallel
 
             parallel = DataParallel(device)
             device = parallel.device
@@ -365,7 +372,7 @@ class SBNTopicModel(TopicModel):
             weights are non-negative).
         """
         self._check_fitted()
-        on = (self.transform(X) > ACTIVE_THRESHOLD).mean(axis=0)
+        on = (self.transform(X) > KIND.active_threshold).mean(axis=0)
         if self.config_.nonnegative:
             self.units_flipped_ = 0
             return on
@@ -596,7 +603,7 @@ def added_word_distributions(model: SBNTopicModel, X, *, random_state=0, max_doc
     ndarray, shape (n_units, n_words)
         Rows summing to one.
     """
-    H = model.transform(X) > ACTIVE_THRESHOLD  # n_docs, K
+    H = model.transform(X) > KIND.active_threshold  # n_docs, K
     visible = model.nets_.model.visible
     U = visible.weight.detach().double().cpu()  # V,K
     b = visible.bias.detach().double().cpu()  # V

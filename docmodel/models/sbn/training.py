@@ -5,7 +5,7 @@ made dense on its own, on the training device; the corpus never is), takes optim
 measures the validation bound after every epoch, keeps the best parameters (early stopping) and
 reports progress through a callback and ``logging``. Non-finite losses or gradients roll back to
 the last good parameters and lower the learning rates. The same loop runs as one worker of a
-data-parallel job (:mod:`docmodel.distributed`) when given its hooks.
+data-parallel job (:mod:`docmodel.models.sbn.distributed`) when given its hooks.
 
 Per step it avoids what costs more than the arithmetic at this model size: scipy objects per
 minibatch (:class:`CSRRows` gathers the stored entries with NumPy and scatters them on the
@@ -27,11 +27,11 @@ import scipy.sparse as sp
 import torch
 
 from docmodel.checkpoint import atomic_write_bytes
-from docmodel.distributed import Local
 from docmodel.errors import ModelError
-from docmodel.nvil import RunningStats, VarianceReduction
-from docmodel.sbn import SBN, Baselines, InferenceNetwork
-from docmodel.wake_sleep import nvil_on_dreams, wake_sleep_step
+from docmodel.models.sbn.distributed import Local
+from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork
+from docmodel.models.sbn.nvil import RunningStats, VarianceReduction
+from docmodel.models.sbn.wake_sleep import nvil_on_dreams, wake_sleep_step
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def bound_per_doc(nets: Networks, X: sp.csr_matrix, n_samples: int, generator, d
     """Mean over ``n_samples`` single-sample bounds for each document, shape (n_docs,).
 
     Streams over ``X`` in batches of ``batch_size`` documents; the (S, B, V) logits are never
-    held at once (see :func:`docmodel.sbn.word_log_likelihood`).
+    held at once (see :func:`docmodel.models.sbn.networks.word_log_likelihood`).
     """
     batches = CSRRows(X, device)
     out = []
@@ -297,7 +297,7 @@ def train(
     state_every_seconds : float
         Write the state after an epoch only if this long has passed since the last write
         (and always when training ends).
-    parallel : docmodel.distributed.DataParallel, optional
+    parallel : docmodel.models.sbn.distributed.DataParallel, optional
         This process's hooks in a data-parallel job: each worker takes its shard of every
         global minibatch of ``cfg.batch_size``; only rank 0 runs ``callback`` and writes
         ``state_path``. None (the default) trains in this process alone.

@@ -1,0 +1,33 @@
+"""The sigmoid belief network trained with NVIL (Mnih & Gregor, ICML 2014), wake-sleep or
+REINFORCE: its networks (:mod:`.networks`), estimators of the gradient (:mod:`.nvil`,
+:mod:`.wake_sleep`), training (:mod:`.training`) and the scikit-learn estimator
+(:mod:`.estimator`, :class:`SBNTopicModel`)."""
+
+from docmodel.models.kind import ModelKind, Variant
+
+ACTIVE_THRESHOLD = 0.5
+
+KIND = ModelKind(
+    kind="sbn",
+    label="SBN",
+    estimator_path="docmodel.models.sbn.estimator:SBNTopicModel",
+    unit_name="unit",
+    representation="q(h_k = 1 | document)",
+    active_threshold=ACTIVE_THRESHOLD,
+    on_rule=f"q(h_k = 1 | document) > {ACTIVE_THRESHOLD:g}",
+    attribution="on-units",
+    attribution_text=(
+        f"Each word is coloured by the unit, among those switched on (q > {ACTIVE_THRESHOLD:g}), that raises its "
+        "logit most (q_k · U[w, k]); uncoloured words are outside the vocabulary or raised by no active unit."
+    ),
+    export_prefix="q_unit_",
+    export_tag="doc-unit",
+    export_text="document-unit probabilities q(h_k=1|x)",
+    variants=(
+        Variant("sbn_nvil", "SBN (NVIL)", params={"algorithm": "nvil"},
+                settings_params=("sbn_params", "nvil_params"), train_rank=1),
+        Variant("sbn_wake_sleep", "SBN (wake-sleep)", params={"algorithm": "wake-sleep"},
+                settings_params=("sbn_params",), train_rank=2),
+    ),
+    budget_epochs_param="max_epochs",
+)
