@@ -39,7 +39,7 @@ def measure(entry: state.ModelEntry, ds: Dataset, docs: state.EvaluationDocs) ->
     from docmodel.compare import CompareSettings, model_figures
 
     settings = CompareSettings(n_samples=N_SAMPLES, seed=SEED)
-    values, per_document = model_figures(entry.model, entry.name, evaluation_dataset(ds, docs), settings)
+    values, per_document = model_figures(entry.model, evaluation_dataset(ds, docs), settings)
     values["label"] = entry.name
     result = {"figures": values, "per_document": per_document}
     st.session_state[state.EVALUATIONS][entry.name] = result

@@ -18,6 +18,8 @@ import streamlit as st
 
 from app.text_view import markdown_escape
 from corpora import Corpus, Dataset
+from docmodel.compare import CompareSettings
+from docmodel.counts import n_validation_docs
 
 DATASET = "dataset"
 DATASET_NAME = "dataset_name"
@@ -29,9 +31,6 @@ FOLDER = "session_folder"
 EXPLORE_DOC_REQUEST = "explore_doc_request"
 MESSAGES = "flash_messages"
 CACHE = "derived_cache"
-
-MAX_VALIDATION_DOCS = 100
-"""Training documents held out for early stopping (the NVIL paper's 100), fewer for small corpora."""
 
 
 class SessionFolder:
@@ -190,9 +189,10 @@ def validation_rows(n_train: int, seed: int = 0) -> np.ndarray:
     """Positions of the training documents held out for early stopping, sorted.
 
     The same for every model of a corpus, so that all models are trained on the same documents
-    and, when there is no test split, all are measured on the same held-out ones.
+    and, when there is no test split, all are measured on the same held-out ones. As many as
+    ``docmodel compare`` holds out, by the same rule (:func:`docmodel.counts.n_validation_docs`).
     """
-    n_val = min(MAX_VALIDATION_DOCS, max(1, n_train // 5)) if n_train >= 2 else 0
+    n_val = n_validation_docs(n_train, CompareSettings.n_val_docs) if n_train >= 2 else 0
     return np.sort(np.random.default_rng(seed).permutation(n_train)[:n_val])
 
 

@@ -34,7 +34,9 @@ CONFIGS = {
     "nonnegative": {"nonnegative": True},
     "nonnegative+l1=10": {"nonnegative": True, "weight_l1": 10.0},
     "prior=-2": {"prior_logit": -2.0},
-    "nonnegative+prior=-2": {"nonnegative": True, "prior_logit": -2.0},
+    "nonnegative+prior=-1": {"nonnegative": True, "prior_logit": -1.0},
+    "nonnegative+prior=-2 (the readable preset)": {"nonnegative": True, "prior_logit": -2.0},
+    "nonnegative+prior=-3": {"nonnegative": True, "prior_logit": -3.0},
     "lda": None,
 }
 

@@ -185,9 +185,10 @@ def step_ab(X, batch_size: int, seconds: float, seed: int) -> dict:
     import scipy.sparse as sp
     import torch
 
+    from docmodel.models.sbn.batching import CSRRows
     from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, SBNConfig
     from docmodel.models.sbn.nvil import RunningStats, nvil_estimate
-    from docmodel.models.sbn.training import CSRRows, Networks, ParameterAverage
+    from docmodel.models.sbn.state import Networks, ParameterAverage
 
     class PlainSBN(SBN):
         def log_p_x_given_h1(self, x, h1):

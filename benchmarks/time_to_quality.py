@@ -61,7 +61,7 @@ def run_sbn(train, test, seconds: float, seed: int, device: str, learning_rate=N
     import torch
 
     from docmodel.models.sbn.estimator import SBNTopicModel
-    from docmodel.models.sbn.training import bound_per_doc
+    from docmodel.models.sbn.scoring import bound_per_doc
 
     class Probe(SBNTopicModel):
         """Keeps a handle on the networks being trained, for the checkpoints."""

@@ -1,4 +1,4 @@
-"""The estimator contract shared by the SBN and LDA models.
+"""The estimator contract shared by every model kind (:mod:`docmodel.models`).
 
 scikit-learn style: ``__init__`` only stores parameters, ``fit`` learns, fitted attributes end in
 ``_``, and every method that needs a fitted model raises ``NotFittedError`` before ``fit``.
@@ -15,66 +15,24 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import _get_feature_names
 
+from corpora.vocabulary import Vocabulary
+from docmodel.counts import check_counts
 from docmodel.errors import ModelError, NotFittedError
+from docmodel.evaluation import perplexity
+from docmodel.topwords import DEFAULT_RELEVANCE, top_word_ids
 
 ProgressCallback = Callable[[dict], "bool | None"]
 """Called with a metrics dict (``step``, ``epoch``, ``seconds``, ...); returning True stops training."""
 
 
-def check_counts(X, n_words: int | None = None, owner: str = "the model") -> sp.csr_matrix:
-    """Validate a document-word count matrix and return it as float32 CSR.
-
-    The messages use scikit-learn's wording where it has one, so that its estimator checks and
-    its users recognise them.
-
-    Parameters
-    ----------
-    X : array-like or sparse, shape (n_docs, n_words)
-    n_words : int, optional
-        Expected vocabulary size (the model's).
-    owner : str
-        Who expects ``n_words`` (the estimator's class name), for the message.
-    """
-    if not sp.issparse(X):
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise ModelError(
-                f"expected a 2-D documents x words matrix, got shape {X.shape}; Reshape your data: one row "
-                "per document, one column per word"
-            )
-    if np.issubdtype(X.dtype, np.complexfloating):
-        raise ModelError("Complex data not supported: word counts must be real numbers")
-    X = sp.csr_matrix(X, dtype=np.float32)
-    if X.shape[1] == 0:
-        raise ModelError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required: the documents have no word columns")
-    if X.nnz and not np.all(np.isfinite(X.data)):
-        raise ModelError("word counts must be finite: the input contains NaN or infinity")
-    if X.nnz and X.data.min() < 0:
-        raise ModelError("Negative values in data: word counts must be non-negative")
-    if n_words is not None and X.shape[1] != n_words:
-        raise ModelError(
-            f"X has {X.shape[1]} features, but {owner} is expecting {n_words} features as input: the documents "
-            f"have {X.shape[1]} word columns but the model was trained on {n_words} words; prepare them with "
-            "the model's vocabulary (docmodel prepare --vocab MODEL_DIR/vocab.txt)"
-        )
-    return X
-
-
-def n_validation_docs(n_docs: int, requested: int) -> int:
-    """How many training documents to hold out for early stopping.
-
-    ``requested`` (100 by default, as in the NVIL paper) but never more than a tenth of the
-    training documents, so that small corpora keep most of their documents for training.
-    """
-    return max(1, min(int(requested), n_docs // 10))
-
-
 class TopicModel(TransformerMixin, BaseEstimator, abc.ABC):
     """A document model with latent units (SBN) or topics (LDA).
 
-    Fitted attributes common to both: ``n_words_``, ``vocabulary_`` (a
-    :class:`corpora.Vocabulary` or None), ``history_`` (list of metric dicts recorded during
+    Fitted attributes common to both: ``n_words_`` (also ``n_features_in_``), ``vocabulary_`` (a
+    :class:`corpora.Vocabulary` or None; the column names of a pandas DataFrame given to ``fit``,
+    also kept as ``feature_names_in_``, when no vocabulary is given), ``history_`` (list of metric dicts recorded during
     training, each with ``seconds`` and, where measured, ``val_perplexity_bound``) and
     ``train_seconds_``.
     """
@@ -100,6 +58,18 @@ class TopicModel(TransformerMixin, BaseEstimator, abc.ABC):
         tags.input_tags.sparse = True
         tags.input_tags.positive_only = True  # word counts
         return tags
+
+    def _input_features(self, X, vocabulary):
+        """scikit-learn's ``feature_names_in_``: the column names of a DataFrame ``X`` given to
+        ``fit`` (arrays and sparse matrices have none). They are the vocabulary when ``vocabulary``
+        is not given; returns the vocabulary to keep."""
+        names = _get_feature_names(X)
+        if names is None:
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return vocabulary
+        self.feature_names_in_ = names
+        return Vocabulary(tuple(str(n) for n in names)) if vocabulary is None else vocabulary
 
     def _counts(self, X) -> sp.csr_matrix:
         """``X`` checked against the fitted vocabulary size (see :func:`check_counts`)."""
@@ -159,8 +129,6 @@ class TopicModel(TransformerMixin, BaseEstimator, abc.ABC):
     def top_word_ids(self, n: int = 10, relevance: float | None = None) -> np.ndarray:
         """Ids of each unit's ``n`` top words by the one ranking rule of :mod:`docmodel.topwords`
         (relevance with lambda ``relevance``, by default ``DEFAULT_RELEVANCE``), shape (n_units, n)."""
-        from docmodel.topwords import DEFAULT_RELEVANCE, top_word_ids
-
         self._check_fitted()
         return top_word_ids(self, n, DEFAULT_RELEVANCE if relevance is None else relevance)
 
@@ -183,6 +151,4 @@ class TopicModel(TransformerMixin, BaseEstimator, abc.ABC):
 
         See :func:`docmodel.evaluation.perplexity` for the definitions.
         """
-        from docmodel.evaluation import perplexity
-
         return perplexity(self, X, estimator=estimator, per=per, **kwargs)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from docmodel.errors import ModelError
+from docmodel.models import REGISTRY
 
 FORMAT = "docmodel-model"
 FORMAT_VERSION = 1
@@ -121,8 +122,6 @@ def load_model(path):
     :mod:`docmodel.models`)."""
     data = load_checkpoint(path)
     name = str(path) if isinstance(path, (str, Path)) else getattr(path, "name", None) or "the model file"
-    from docmodel.models import REGISTRY
-
     kind = data.get("kind")
     if type(kind) is not str or kind not in REGISTRY:
         raise ModelError(f"unknown model kind {_brief(kind)} in {name}")

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from docmodel.base import TopicModel, n_validation_docs
+from docmodel.base import TopicModel
+from docmodel.counts import n_validation_docs
 from docmodel.errors import ModelError
 from docmodel.models import VARIANTS, variant
 from docmodel.topwords import DEFAULT_RELEVANCE, RULE_TEXT
@@ -127,7 +128,7 @@ def build_model(name: str, settings: CompareSettings, max_seconds: float | None)
 
 def validation_split(n_docs: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the training and validation documents: a seeded random subset of ``n_val``
-    documents, at most a tenth of the split (see :func:`docmodel.base.n_validation_docs`)."""
+    documents, at most a tenth of the split (see :func:`docmodel.counts.n_validation_docs`)."""
     n_val = n_validation_docs(n_docs, n_val)
     if n_docs <= n_val:
         raise ModelError(
@@ -138,15 +139,13 @@ def validation_split(n_docs: int, n_val: int, seed: int) -> tuple[np.ndarray, np
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def model_figures(model: TopicModel, name: str, dataset, settings: CompareSettings) -> tuple[dict, dict]:
+def model_figures(model: TopicModel, dataset, settings: CompareSettings) -> tuple[dict, dict]:
     """Every figure of the report for one model, and its per-document bound perplexities.
 
     Parameters
     ----------
     model : TopicModel
         A fitted model.
-    name : str
-        Its key in the report.
     dataset : corpora.Dataset
         With a test split; NPMI counts co-occurrence on the whole training split.
     settings : CompareSettings
@@ -251,7 +250,7 @@ def run_compare(
     figures, per_document = {}, {}
     for name in settings.models:
         logger.info("evaluating %s", name)
-        figures[name], per_document[name] = model_figures(models[name], name, dataset, settings)
+        figures[name], per_document[name] = model_figures(models[name], dataset, settings)
         figures[name]["label"] = model_label(name, models[name])
         figures[name]["budget_seconds"] = shares[name]
     report = {
@@ -315,7 +314,7 @@ def recompute_report(report_dir: str | Path, corpus_dir: str | Path) -> dict:
                 f"model {name} was trained on another vocabulary than the corpus in {corpus_dir}; "
                 "pass the corpus the report was made from"
             )
-        out[name], _ = model_figures(model, name, dataset, settings)
+        out[name], _ = model_figures(model, dataset, settings)
     return {"models": out}
 
 

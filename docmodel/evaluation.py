@@ -10,11 +10,16 @@ is here, so an SBN and an LDA model are always measured by the same code on the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
-from docmodel.base import TopicModel, check_counts
+from docmodel.counts import check_counts
 from docmodel.errors import ModelError
+
+if TYPE_CHECKING:
+    from docmodel.base import TopicModel
 
 ESTIMATORS = ("bound", "is", "completion")
 

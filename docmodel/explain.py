@@ -29,7 +29,8 @@ import scipy.sparse as sp
 
 from corpora.tokenize import Tokenizer, TokenizerConfig, strip_header_block
 from corpora.vocabulary import Vocabulary
-from docmodel.base import TopicModel, check_counts
+from docmodel.base import TopicModel
+from docmodel.counts import check_counts
 from docmodel.errors import ModelError
 from docmodel.models import model_kind
 

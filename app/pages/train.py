@@ -7,6 +7,9 @@ import streamlit as st
 
 from app import charts, settings, state, ui
 from app.runner import RUNNING, TrainingRun
+from docmodel.compare import CompareSettings
+from docmodel.models import REGISTRY
+from docmodel.models.sbn import PRESETS
 
 STOPPED = {
     "max_epochs": "epoch limit",
@@ -51,27 +54,34 @@ def busy() -> bool:
 
 
 def sbn_form() -> None:
+    default = REGISTRY["sbn"].defaults()
     with st.form("sbn_form", border=True):
         st.markdown("#### Sigmoid belief network")
         st.caption("Binary latent units, inference network, trained with NVIL (Mnih & Gregor 2014) or wake-sleep.")
         name = st.text_input("Name", key="sbn_name", placeholder="default: sbn-nvil-50")
         c1, c2 = st.columns(2)
-        layers_text = c1.text_input("Units per layer", "50", key="sbn_layers",
+        layers_text = c1.text_input("Units per layer", str(default["n_units"]), key="sbn_layers",
                                     help="One number for one layer; '100, 50' for two layers (nearest the words first).")
         algorithm = c2.selectbox("Algorithm", list(settings.SBN_ALGORITHMS), key="sbn_algorithm")
-        max_epochs = c1.number_input("Max. epochs", 1, 10_000, 200, key="sbn_epochs")
+        max_epochs = c1.number_input("Max. epochs", 1, 10_000, default["max_epochs"], key="sbn_epochs")
         max_seconds = c2.number_input("Time budget (s, 0 = none)", 0, 86_400, 60, key="sbn_seconds")
-        lr = c1.number_input("Learning rate", 1e-6, 1.0, 3e-3, format="%g", step=1e-4, key="sbn_lr",
+        lr = c1.number_input("Learning rate", 1e-6, 1.0, default["learning_rate"], format="%g", step=1e-4, key="sbn_lr",
                              help="Adam; the paper used SGD with 3e-5.")
         enc_lr = c2.number_input("Inference network rate (0 = same)", 0.0, 1.0, 0.0, format="%g", step=1e-4,
                                  key="sbn_enc_lr")
         batch = c1.number_input("Batch size (0 = automatic)", 0, 4096, 0, key="sbn_batch",
                                 help="Automatic: a twentieth of the training documents, between 64 and 512.")
-        patience = c2.number_input("Early-stopping patience (epochs)", 1, 10_000, 20, key="sbn_patience")
-        seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="sbn_seed")
+        patience = c2.number_input("Early-stopping patience (epochs)", 1, 10_000, default["patience"], key="sbn_patience")
+        seed = c1.number_input("Seed", 0, 2**31 - 1, default["random_state"], key="sbn_seed")
         with st.expander("Readable units"):
             st.caption("Options that make units sparse and topic-like, at some cost in perplexity "
                        "(README, \"Readable units\", has the measured trade-off).")
+            readable = st.checkbox(
+                "Readable preset", key="sbn_readable",
+                help="Units that only add words and a sparse prior ("
+                + ", ".join(f"{k} = {v}" for k, v in PRESETS["readable"].items())
+                + "); overrides the options below.",
+            )
             r1, r2 = st.columns(2)
             background = r1.checkbox("Fixed background", key="sbn_background",
                                      help="Keep the word bias at the corpus' log word frequencies: units model "
@@ -88,10 +98,16 @@ def sbn_form() -> None:
         with ui.page_errors("starting the SBN"):
             layers = settings.parse_layers(layers_text)
             algo = settings.SBN_ALGORITHMS[algorithm]
+            units = {"fixed_background": background, "weight_l1": weight_l1, "nonnegative": nonnegative,
+                     "prior_logit": prior}
+            if readable:
+                units.update(PRESETS["readable"])
+            background, weight_l1, nonnegative, prior = (units[k] for k in ("fixed_background", "weight_l1",
+                                                                             "nonnegative", "prior_logit"))
             estimator = settings.sbn_estimator(
                 layers=layers, algorithm=algo, max_epochs=max_epochs, max_seconds=max_seconds,
                 learning_rate=lr, encoder_learning_rate=enc_lr, batch_size=batch, patience=patience, seed=seed,
-                fixed_background=background, weight_l1=weight_l1, nonnegative=nonnegative, prior_logit=prior,
+                **units,
             )
             chosen = settings.model_name(name) if name.strip() else state.unique_name(
                 settings.default_name("sbn", algo, layers))
@@ -106,18 +122,19 @@ def sbn_form() -> None:
 
 
 def lda_form() -> None:
+    default = REGISTRY["lda"].defaults()
     with st.form("lda_form", border=True):
         st.markdown("#### Latent Dirichlet allocation")
         st.caption("scikit-learn's variational Bayes (Hoffman, Blei & Bach 2010), for comparison.")
         name = st.text_input("Name", key="lda_name", placeholder="default: lda-batch-50")
         c1, c2 = st.columns(2)
-        n_units = c1.number_input("Topics", 1, 2000, 50, key="lda_units")
+        n_units = c1.number_input("Topics", 1, 2000, default["n_units"], key="lda_units")
         method = c2.selectbox("Learning method", list(settings.LDA_METHODS), key="lda_method")
-        max_iter = c1.number_input("Max. iterations (passes)", 1, 10_000, 100, key="lda_iter")
+        max_iter = c1.number_input("Max. iterations (passes)", 1, 10_000, default["max_iter"], key="lda_iter")
         max_seconds = c2.number_input("Time budget (s, 0 = none)", 0, 86_400, 60, key="lda_seconds")
-        patience = c2.number_input("Early-stopping patience (0 = none)", 0, 10_000, 10, key="lda_patience",
+        patience = c2.number_input("Early-stopping patience (0 = none)", 0, 10_000, CompareSettings.lda_patience, key="lda_patience",
                                    help="Stop after this many iterations without a better validation bound.")
-        seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="lda_seed")
+        seed = c1.number_input("Seed", 0, 2**31 - 1, default["random_state"], key="lda_seed")
         submitted = st.form_submit_button("Train LDA", type="primary")
     if submitted and not busy():
         with ui.page_errors("starting LDA"):

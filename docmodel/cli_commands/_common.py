@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -78,37 +79,78 @@ def write_json(path: str | None, data: dict) -> None:
         Path(path).write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
 
 
+class EstimatorDefaultsHelp(argparse.HelpFormatter):
+    """Help that ends the text of an option made by :func:`estimator_option` with the default the
+    estimator sets. The default is read from the estimator's signature (its one source) only when
+    help is printed, so that parsing a command line never imports torch."""
+
+    def _get_help_string(self, action):
+        text = super()._get_help_string(action) or ""
+        source = getattr(action, "estimator_default", None)
+        if source is None:
+            return text
+        from docmodel.models import REGISTRY
+
+        kind, param = source
+        value = REGISTRY[kind].defaults()[param]
+        if value is None or value is False:
+            shown = "off"
+        else:
+            shown = "on" if value is True else f"{value:g}" if isinstance(value, float) else str(value)
+        return text + f" (default {shown})".replace("%", "%%")
+
+
+def estimator_option(p, *flags, kind: str = "sbn", param: str, **kwargs):
+    """An option that sets estimator parameter ``param`` of model ``kind``. Left out, it is not
+    passed (``None``), so the estimator's own default applies; help shows that default."""
+    p.formatter_class = EstimatorDefaultsHelp
+    action = p.add_argument(*flags, default=None, **kwargs)
+    action.estimator_default = (kind, param)
+    return action
+
+
+def given(args, names: dict[str, str]) -> dict:
+    """Estimator parameters from the options the user gave: ``names`` maps each option's dest to
+    its parameter; options left out (None) are not passed."""
+    return {param: getattr(args, dest) for dest, param in names.items() if getattr(args, dest) is not None}
+
+
+UNIT_OPTIONS = {"prior_logit": "prior_logit", "nonnegative": "nonnegative", "fixed_background": "fixed_background",
+                "weight_l1": "weight_l1"}
+
+
 def add_unit_options(p) -> None:
     """The SBN's options for readable units (see ``SBNTopicModel``), shared by train and compare."""
+    from docmodel.models.sbn import PRESETS
+
     p.add_argument(
-        "--prior-logit", type=float, metavar="A",
-        help="SBN: fix every unit's prior logit at A (e.g. -2: a sparse prior, units on in about 12%% of "
-        "documents a priori); default: learned",
+        "--preset", choices=list(PRESETS),
+        help="SBN: start from named settings; options given beside it override them. readable: "
+        + ", ".join(f"{k}={v}" for k, v in PRESETS["readable"].items())
+        + " (units that only add words, a sparse prior: coherent units at a cost in perplexity)",
     )
-    p.add_argument(
-        "--nonnegative", action="store_true",
+    estimator_option(
+        p, "--prior-logit", type=float, metavar="A", param="prior_logit",
+        help="SBN: fix every unit's prior logit at A (e.g. -2: a sparse prior, units on in about 12%% of "
+        "documents a priori); off: learned",
+    )
+    estimator_option(
+        p, "--nonnegative", action=argparse.BooleanOptionalAction, param="nonnegative",
         help="SBN: unit-word weights U >= 0 (a unit can only add words)",
     )
-    p.add_argument(
-        "--fixed-background", action="store_true",
+    estimator_option(
+        p, "--fixed-background", action=argparse.BooleanOptionalAction, param="fixed_background",
         help="SBN: keep the word bias at the log unigram frequencies (units model deviations from them)",
     )
-    p.add_argument(
-        "--weight-l1", type=float, default=0.0, metavar="RATE",
+    estimator_option(
+        p, "--weight-l1", type=float, metavar="RATE", param="weight_l1",
         help="SBN: Laplace prior (L1 penalty) on U with this rate; about the number of documents of "
-        "evidence a word needs before a unit takes it (default 0: off)",
+        "evidence a word needs before a unit takes it (0: off)",
     )
 
 
 def unit_params(args) -> dict:
-    """Estimator parameters of :func:`add_unit_options`, only those set away from the defaults."""
-    out = {}
-    if args.prior_logit is not None:
-        out["prior_logit"] = args.prior_logit
-    if args.nonnegative:
-        out["nonnegative"] = True
-    if args.fixed_background:
-        out["fixed_background"] = True
-    if args.weight_l1:
-        out["weight_l1"] = args.weight_l1
-    return out
+    """Estimator parameters of :func:`add_unit_options`: the preset's, then those the user gave."""
+    from docmodel.models.sbn import PRESETS
+
+    return {**PRESETS.get(args.preset or "", {}), **given(args, UNIT_OPTIONS)}

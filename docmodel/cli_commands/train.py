@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 from corpora.errors import CorpusError
-from docmodel.cli_commands._common import ProgressBar, add_unit_options, load_dataset, unit_params
+from docmodel.cli_commands._common import (
+    ProgressBar,
+    add_unit_options,
+    estimator_option,
+    given,
+    load_dataset,
+    unit_params,
+)
 from docmodel.models import REGISTRY
 
 
@@ -26,53 +33,55 @@ def add_arguments(p) -> None:
     p.add_argument("corpus_dir", help="a corpus directory made by 'docmodel prepare'")
     p.add_argument("-o", "--out", required=True, help="model directory to write")
     p.add_argument("--model", choices=list(REGISTRY), default="sbn")
-    p.add_argument("--algorithm", choices=["nvil", "wake-sleep", "reinforce"], default="nvil", help="SBN training algorithm")
+    estimator_option(p, "--algorithm", choices=["nvil", "wake-sleep", "reinforce"], param="algorithm",
+                     help="SBN training algorithm")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--units", type=int, default=50, help="latent units (SBN) or topics (LDA); default 50")
+    estimator_option(size, "--units", type=int, param="n_units", help="latent units (SBN) or topics (LDA)")
     size.add_argument("--layers", help="SBN layers, nearest the words first, e.g. 200,200")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="maximum epochs (SBN) or iterations (LDA)")
     budget.add_argument("--max-minutes", type=float, help="training time budget in minutes")
-    p.add_argument("--seed", type=int, default=0)
+    estimator_option(p, "--seed", type=int, param="random_state", help="seeds the validation split, the initial weights and every sample")
     p.add_argument(
         "--batch-size", type=int,
         help="minibatch (SBN default: a twentieth of the training documents, between 64 and 512; LDA online: 128)",
     )
-    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="SBN optimiser (default Adam)")
-    p.add_argument("--learning-rate", type=float, default=3e-3, help="SBN model learning rate")
+    estimator_option(p, "--optimizer", choices=["adam", "sgd"], param="optimizer", help="SBN optimiser")
+    estimator_option(p, "--learning-rate", type=float, param="learning_rate", help="SBN model learning rate")
     p.add_argument("--encoder-learning-rate", type=float, help="SBN inference network learning rate (default: same)")
     p.add_argument("--baseline-learning-rate", type=float,
                    help="NVIL's input-dependent baseline learning rate (default: the inference network's)")
-    p.add_argument("--samples", type=int, default=5, help="samples h ~ q(h|x) per document per SBN training step")
-    p.add_argument("--patience", type=int, default=20, help="validations without improvement before stopping (the SBN is validated after whole epochs, at least 100 steps apart)")
-    p.add_argument("--val-docs", type=int, default=100, help="training documents held out for early stopping")
-    p.add_argument("--encoder-hidden", type=int, default=0, help="hidden units of q(h|x) (0 = linear)")
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    estimator_option(p, "--samples", type=int, param="n_samples", help="samples h ~ q(h|x) per document per SBN training step")
+    estimator_option(p, "--patience", type=int, param="patience", help="validations without improvement before stopping (the SBN is validated after whole epochs, at least 100 steps apart)")
+    estimator_option(p, "--val-docs", type=int, param="n_val_docs", help="training documents held out for early stopping")
+    estimator_option(p, "--encoder-hidden", type=int, param="encoder_hidden", help="hidden units of q(h|x) (0 = linear)")
+    estimator_option(p, "--weight-decay", type=float, param="weight_decay", help="L2 penalty on the SBN's weights")
     add_unit_options(p)
-    p.add_argument(
-        "--encoder-dropout", type=float, default=0.2,
+    estimator_option(
+        p, "--encoder-dropout", type=float, param="encoder_dropout",
         help="NVIL and REINFORCE: dropout on the inference network's input while training (0: off)",
     )
-    p.add_argument(
-        "--encoder-dropout-words", action=argparse.BooleanOptionalAction, default=True,
-        help="the encoder dropout removes whole words from q's view of a document (default) or zeroes features",
+    estimator_option(
+        p, "--encoder-dropout-words", action=argparse.BooleanOptionalAction, param="encoder_dropout_words",
+        help="the encoder dropout removes whole words from q's view of a document (on) or zeroes features (off)",
     )
-    p.add_argument(
-        "--encoder-length-weights", action=argparse.BooleanOptionalAction, default=True,
-        help="NVIL: q weighs each document's bound per word (default) or every document's alike (the paper's)",
+    estimator_option(
+        p, "--encoder-length-weights", action=argparse.BooleanOptionalAction, param="encoder_length_weights",
+        help="NVIL: q weighs each document's bound per word (on) or every document's alike (off, the paper's)",
     )
-    p.add_argument(
-        "--encoder-dreams", type=float, default=0.0, metavar="F",
+    estimator_option(
+        p, "--encoder-dreams", type=float, metavar="F", param="encoder_dreams",
         help="NVIL: also train q on F documents dreamed from the model per real one (0: off, the paper's NVIL)",
     )
-    p.add_argument(
-        "--ema-decay", type=float, default=0.999,
+    estimator_option(
+        p, "--ema-decay", type=float, param="ema_decay",
         help="decay of the parameter average used for validation and the saved model (0: off)",
     )
     for comp in ("global-baseline", "input-baseline", "mean-field-baseline", "variance-norm", "local-signals"):
         p.add_argument(f"--no-{comp}", action="store_true", help=f"switch off NVIL's {comp.replace('-', ' ')}")
-    p.add_argument("--learning-method", choices=["batch", "online"], default="batch", help="LDA learning method")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    estimator_option(p, "--learning-method", choices=["batch", "online"], kind="lda", param="learning_method",
+                     help="LDA learning method")
+    estimator_option(p, "--device", param="device", help="cpu, cuda or auto")
     p.add_argument(
         "--distributed", action="store_true",
         help="data-parallel SBN training across the processes started by torchrun "
@@ -98,61 +107,49 @@ def _distributed(args) -> bool:
     return wanted
 
 
+# Options that set an estimator parameter of the same meaning: dest -> parameter.
+SBN_OPTIONS = {
+    "units": "n_units", "algorithm": "algorithm", "optimizer": "optimizer", "learning_rate": "learning_rate",
+    "encoder_learning_rate": "encoder_learning_rate", "baseline_learning_rate": "baseline_learning_rate",
+    "batch_size": "batch_size", "samples": "n_samples", "epochs": "max_epochs", "patience": "patience",
+    "val_docs": "n_val_docs", "encoder_hidden": "encoder_hidden", "weight_decay": "weight_decay",
+    "encoder_dropout": "encoder_dropout", "encoder_dropout_words": "encoder_dropout_words",
+    "encoder_length_weights": "encoder_length_weights", "encoder_dreams": "encoder_dreams",
+    "ema_decay": "ema_decay", "seed": "random_state", "device": "device",
+}
+LDA_OPTIONS = {
+    "units": "n_units", "learning_method": "learning_method", "batch_size": "batch_size", "epochs": "max_iter",
+    "seed": "random_state",
+}
+
+
 def build_model(args):
     seconds = args.max_minutes * 60 if args.max_minutes else None
     distributed = _distributed(args)
     if args.model == "lda":
-        from docmodel.models.lda.estimator import LDATopicModel
-
-        kw = {"max_seconds": seconds}
-        if args.epochs:
-            kw["max_iter"] = args.epochs
-        return LDATopicModel(
-            n_units=args.units,
-            learning_method=args.learning_method,
-            **({"batch_size": args.batch_size} if args.batch_size else {}),
-            random_state=args.seed,
-            **kw,
-        )
-    from docmodel.models.sbn.estimator import SBNTopicModel
-
-    return SBNTopicModel(
-        n_units=args.units,
+        return REGISTRY["lda"].estimator()(max_seconds=seconds, **given(args, LDA_OPTIONS))
+    params = {**given(args, SBN_OPTIONS), **unit_params(args)}
+    if seconds and args.epochs is None:
+        params["max_epochs"] = 100_000  # the budget, not an epoch count, ends the run
+    if params.get("ema_decay") == 0:
+        params["ema_decay"] = None  # --ema-decay 0: no parameter average
+    return REGISTRY["sbn"].estimator()(
         layers=_layers(args.layers) if args.layers else None,
-        algorithm=args.algorithm,
         global_baseline=not args.no_global_baseline,
         input_baseline=not args.no_input_baseline,
         mean_field_baseline=not args.no_mean_field_baseline,
         variance_norm=not args.no_variance_norm,
         local_signals=not args.no_local_signals,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        encoder_learning_rate=args.encoder_learning_rate,
-        baseline_learning_rate=args.baseline_learning_rate,
-        batch_size=args.batch_size or "auto",
-        n_samples=args.samples,
-        max_epochs=args.epochs or (100000 if seconds else 200),
         max_seconds=seconds,
-        patience=args.patience,
-        n_val_docs=args.val_docs,
-        encoder_hidden=args.encoder_hidden,
-        weight_decay=args.weight_decay,
-        **unit_params(args),
-        encoder_dropout=args.encoder_dropout,
-        encoder_dropout_words=args.encoder_dropout_words,
-        encoder_length_weights=args.encoder_length_weights,
-        encoder_dreams=args.encoder_dreams,
-        ema_decay=args.ema_decay or None,
-        random_state=args.seed,
-        device=args.device,
         distributed=distributed,
+        **params,
     )
 
 
 def run(args) -> int:
     dataset = load_dataset(args.corpus_dir)
     model = build_model(args)
-    label = f"{args.model}" + (f"/{args.algorithm}" if args.model == "sbn" else "")
+    label = f"{args.model}" + (f"/{model.algorithm}" if args.model == "sbn" else "")
     bar = ProgressBar(f"training {label}")
     kwargs = {}
     created: list[Path] = []  # the folders this run makes, deepest first

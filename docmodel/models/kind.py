@@ -9,6 +9,7 @@ This module imports nothing heavy, so the registry can be read without torch or 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -115,3 +116,9 @@ class ModelKind:
         """The estimator class (imports its module)."""
         module, name = self.estimator_path.split(":")
         return getattr(importlib.import_module(module), name)
+
+    def defaults(self) -> dict:
+        """The estimator's parameters and their defaults, read from its signature: the one place
+        a default is set (the CLI and the app read them here)."""
+        parameters = inspect.signature(self.estimator().__init__).parameters
+        return {name: p.default for name, p in parameters.items() if name != "self" and p.default is not p.empty}

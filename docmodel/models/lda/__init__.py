@@ -1,6 +1,7 @@
 """Latent Dirichlet allocation (Blei, Ng & Jordan 2003) delegated to scikit-learn's variational
-Bayes: the estimator (:mod:`.estimator`, :class:`LDATopicModel`) and the per-document inference
-and bounds it adds (:mod:`.inference`)."""
+Bayes: the estimator (:mod:`.estimator`, :class:`LDATopicModel`), its training loop
+(:mod:`.training`), the per-document inference and bounds it adds (:mod:`.inference`) and its
+plain-data checkpoints (:mod:`.persistence`)."""
 
 from docmodel.models.kind import ModelKind, Variant
 

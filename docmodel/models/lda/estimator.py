@@ -12,29 +12,26 @@ their fitted values (beta = the normalised ``components_``), as ``EVALUATION.md`
 * ``log_likelihood_is``: importance sampling with ``theta ~ Dir(gamma)`` as the proposal;
 * ``log_likelihood_completion``: ``gamma`` from one half of a document, the other half scored.
 
-The per-document arithmetic lives in :mod:`docmodel.models.lda.inference`.
+This module holds the estimator class: its parameters and their checks, and its methods. The
+work behind them lives beside it: the training loop in :mod:`docmodel.models.lda.training`, the
+per-document arithmetic in :mod:`docmodel.models.lda.inference`, and checkpoint writing and
+reading in :mod:`docmodel.models.lda.persistence`.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from scipy.special import digamma
 from sklearn.decomposition import LatentDirichletAllocation
 
-from corpora.vocabulary import Vocabulary
-from docmodel.base import ProgressCallback, TopicModel, check_counts
+from docmodel.base import ProgressCallback, TopicModel
 from docmodel.checkpoint import load_checkpoint, save_checkpoint
+from docmodel.counts import check_counts
 from docmodel.errors import ModelError
-from docmodel.models.lda import KIND
+from docmodel.models.lda import KIND, persistence, training
 from docmodel.models.lda.inference import infer_gamma, log_mean_likelihood, mean_field_bound
 from docmodel.topwords import word_frequencies_from_counts
-
-logger = logging.getLogger(__name__)
 
 LEARNING_METHODS = ("batch", "online")
 
@@ -216,13 +213,14 @@ class LDATopicModel(TopicModel):
         self
         """
         self._validate_params()
+        vocabulary = self._input_features(X, vocabulary)
         X = check_counts(X).astype(np.float64)
         n_docs, n_words = X.shape
         if n_docs == 0:
             raise ModelError("cannot train on an empty corpus (no documents)")
         if X.nnz == 0:
             raise ModelError("cannot train on documents without any word counts")
-        vocab = _as_vocabulary(vocabulary, n_words)
+        vocab = persistence.as_vocabulary(vocabulary, n_words)
         if self.patience is not None and X_val is None:
             raise ModelError("patience (early stopping) needs validation documents: pass X_val")
         val_lengths = None
@@ -233,70 +231,11 @@ class LDATopicModel(TopicModel):
             if X_val.shape[0] == 0:
                 X_val = None
 
-        lda = self._sklearn(n_docs, batch=self.learning_method == "batch")
-        rng = np.random.default_rng(self.random_state)
-        self.lda_, self.n_words_, self.vocabulary_, self.history_ = lda, n_words, vocab, []
-        self.n_features_in_ = n_words
-        self.best_epoch_, self.best_val_perplexity_bound_ = None, None
-        best_state = None
-        start = time.perf_counter()
-        # Stop reasons use the SBN trainer's words: max_iter, time_budget, cancelled, early_stopping.
-        n_steps, self.stopped_ = 0, "max_iter"
-        for epoch in range(1, self.max_iter + 1):
-            n_steps += self._one_pass(X, rng, start)
-            out_of_time = self._over_budget(start)
-            elapsed = time.perf_counter() - start
-            entry = {"step": n_steps, "epoch": epoch}
-            if X_val is not None and (epoch % self.evaluate_every == 0 or out_of_time):
-                log_p = self.log_likelihood_bound(X_val)
-                val = float(np.exp(-np.mean(log_p / val_lengths)))
-                entry["val_perplexity_bound"] = val
-                if self.best_val_perplexity_bound_ is None or val < self.best_val_perplexity_bound_:
-                    self.best_epoch_, self.best_val_perplexity_bound_ = epoch, val
-                    if self.patience is not None:
-                        best_state = (lda.components_.copy(), lda.exp_dirichlet_component_.copy(), lda.n_batch_iter_)
-            entry["seconds"] = time.perf_counter() - start
-            budget = elapsed / self.max_seconds if self.max_seconds else 0.0
-            entry["progress"] = min(1.0, max(epoch / self.max_iter, budget))
-            self.history_.append(entry)
-            logger.info("lda iteration %d: %s", epoch, entry)
-            if callback is not None and callback(dict(entry)):
-                self.stopped_ = "cancelled"
-            elif out_of_time:
-                self.stopped_ = "time_budget"
-            elif best_state is not None and epoch - self.best_epoch_ >= self.patience * self.evaluate_every:
-                self.stopped_ = "early_stopping"
-            else:
-                continue
-            logger.info("lda training stopped (%s) after iteration %d", self.stopped_, epoch)
-            break
-        if best_state is not None:
-            # Early stopping keeps the iteration with the best validation bound.
-            lda.components_, lda.exp_dirichlet_component_, lda.n_batch_iter_ = best_state
-        self.n_iter_ = len(self.history_)
-        self.train_seconds_ = time.perf_counter() - start
+        self.lda_ = self._sklearn(n_docs, batch=self.learning_method == "batch")
+        self.n_words_, self.vocabulary_, self.n_features_in_ = n_words, vocab, n_words
+        training.train(self, X, X_val, val_lengths, callback)
         self.word_frequencies_ = word_frequencies_from_counts(X.sum(axis=0))
         return self
-
-    def _one_pass(self, X, rng: np.random.Generator, start: float) -> int:
-        """One iteration: a batch EM step, or an online pass over shuffled minibatches.
-
-        Returns the number of scikit-learn updates made.
-        """
-        if self.learning_method == "batch":
-            self.lda_.partial_fit(X)
-            return 1
-        order = rng.permutation(X.shape[0])
-        steps = 0
-        for lo in range(0, X.shape[0], self.batch_size):
-            self.lda_.partial_fit(X[order[lo : lo + self.batch_size]])
-            steps += 1
-            if self._over_budget(start):
-                break
-        return steps
-
-    def _over_budget(self, start: float) -> bool:
-        return self.max_seconds is not None and time.perf_counter() - start >= self.max_seconds
 
     # ---- fitted quantities ---------------------------------------------------------------
     @property
@@ -423,7 +362,7 @@ class LDATopicModel(TopicModel):
         X = self._counts(X).astype(np.float64)
         return float(self.lda_.perplexity(X))
 
-    # ---- checkpoints ---------------------------------------------------------------------
+    # ---- checkpoints (built and checked in persistence.py) ------------------------------
     def save(self, path: str | Path, *, metrics: dict | None = None) -> Path:
         """Write a plain-data checkpoint (see :mod:`docmodel.checkpoint`).
 
@@ -434,95 +373,12 @@ class LDATopicModel(TopicModel):
         metrics : dict, optional
             Figures to store with the model (``train_seconds`` and ``n_iter`` are added).
         """
-        self._check_fitted()
-        lda = self.lda_
-        config = self.get_params()
-        if not isinstance(config["random_state"], (int, type(None))):
-            config["random_state"] = None
-        payload = {
-            "kind": self.kind,
-            "config": config,
-            "state": {
-                "components": torch.from_numpy(np.ascontiguousarray(lda.components_, dtype=np.float64)),
-                # exp(E[log beta]) as scikit-learn computed it, so that transform after loading
-                # is bit-identical (recomputing it with scipy's digamma differs in the last bits).
-                "exp_dirichlet_component": torch.from_numpy(
-                    np.ascontiguousarray(lda.exp_dirichlet_component_, dtype=np.float64)
-                ),
-                "doc_topic_prior": float(lda.doc_topic_prior_),
-                "topic_word_prior": float(lda.topic_word_prior_),
-                "n_batch_iter": int(lda.n_batch_iter_),
-                "word_frequencies": torch.from_numpy(np.asarray(self.word_frequencies_, dtype=np.float64)),
-            },
-            "vocabulary": list(self.vocabulary_.words) if self.vocabulary_ is not None else None,
-            "metrics": {
-                "train_seconds": float(self.train_seconds_),
-                "n_iter": int(self.n_iter_),
-                "stopped": self.stopped_,
-                "best_epoch": self.best_epoch_,
-                "best_val_perplexity_bound": self.best_val_perplexity_bound_,
-                **(metrics or {}),
-            },
-            "history": [_plain(entry) for entry in self.history_],
-        }
-        return save_checkpoint(path, payload)
+        return save_checkpoint(path, persistence.payload(self, metrics))
 
     @classmethod
     def from_checkpoint(cls, data: dict) -> LDATopicModel:
         """Rebuild a fitted model from checkpoint data (as :func:`load_checkpoint` returns it)."""
-        config = dict(data["config"])
-        unknown = set(config) - set(_PARAM_NAMES)
-        if unknown:
-            raise ModelError(f"LDA checkpoint has unknown settings: {', '.join(sorted(unknown))}")
-        # A checkpoint is user input: the number of worker processes is this machine's choice,
-        # not the file's, and the other settings are checked like fit's.
-        config["n_jobs"] = None
-        model = cls(**config)
-        model._validate_params()
-        state = data["state"]
-        try:
-            components = np.asarray(state["components"].numpy(), dtype=np.float64)
-            doc_topic_prior = float(state["doc_topic_prior"])
-            topic_word_prior = float(state["topic_word_prior"])
-        except (KeyError, AttributeError, TypeError) as exc:
-            raise ModelError(f"LDA checkpoint is malformed: {exc!r} in its state") from None
-        if components.ndim != 2 or np.any(~np.isfinite(components)) or np.any(components <= 0):
-            raise ModelError("LDA checkpoint is malformed: components must be a positive 2-D matrix")
-        n_units, n_words = components.shape
-        lda = LatentDirichletAllocation(**{**model._sklearn(1, False).get_params(), "n_components": n_units})
-        # The fitted attributes scikit-learn's transform reads. exp(E[log beta]) under
-        # Dirichlet(components) is recomputed when a checkpoint does not carry it.
-        lda.components_ = components
-        if "exp_dirichlet_component" in state:
-            lda.exp_dirichlet_component_ = np.asarray(state["exp_dirichlet_component"].numpy(), dtype=np.float64)
-        else:
-            lda.exp_dirichlet_component_ = np.exp(
-                digamma(components) - digamma(components.sum(axis=1, keepdims=True))
-            )
-        if lda.exp_dirichlet_component_.shape != components.shape:
-            raise ModelError("LDA checkpoint is malformed: exp_dirichlet_component does not match components")
-        lda.doc_topic_prior_ = doc_topic_prior
-        lda.topic_word_prior_ = topic_word_prior
-        lda.n_features_in_ = n_words
-        lda.n_batch_iter_ = int(state.get("n_batch_iter", 1))
-        lda.n_iter_ = int(data.get("metrics", {}).get("n_iter", 0))
-        lda.random_state_ = np.random.mtrand.RandomState(model.random_state)
-        lda._validate_params()  # scikit-learn's own checks (n_jobs, ...), as its fit makes them
-        model.lda_ = lda
-        model.n_words_ = n_words
-        model.n_features_in_ = n_words
-        model.word_frequencies_ = _word_frequencies(state, components)
-        vocabulary = data.get("vocabulary")
-        model.vocabulary_ = _as_vocabulary(vocabulary, n_words) if vocabulary else None
-        model.history_ = list(data.get("history") or [])
-        metrics = data.get("metrics") or {}
-        model.n_iter_ = int(metrics.get("n_iter", len(model.history_)))
-        model.train_seconds_ = float(metrics.get("train_seconds", float("nan")))
-        model.stopped_ = metrics.get("stopped", "unknown")
-        model.best_epoch_ = metrics.get("best_epoch")
-        model.best_val_perplexity_bound_ = metrics.get("best_val_perplexity_bound")
-        model.metrics_ = dict(metrics)
-        return model
+        return persistence.restore(cls, data)
 
     @classmethod
     def load(cls, path) -> LDATopicModel:
@@ -530,46 +386,7 @@ class LDATopicModel(TopicModel):
         return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))
 
 
-_PARAM_NAMES = (
-    "n_units", "learning_method", "max_iter", "doc_topic_prior", "topic_word_prior", "batch_size",
-    "learning_decay", "learning_offset", "evaluate_every", "max_seconds", "patience", "max_doc_update_iter",
-    "mean_change_tol", "random_state", "n_jobs",
-)
-
-
-def _as_vocabulary(vocabulary, n_words: int) -> Vocabulary | None:
-    if vocabulary is None:
-        return None
-    if not isinstance(vocabulary, Vocabulary):
-        vocabulary = Vocabulary(tuple(str(w) for w in vocabulary))
-    if len(vocabulary) != n_words:
-        raise ModelError(
-            f"the vocabulary has {len(vocabulary)} words but the documents have {n_words} word columns; "
-            "pass the vocabulary the count matrix was built with"
-        )
-    return vocabulary
-
-
-def _word_frequencies(state: dict, components: np.ndarray) -> np.ndarray:
-    """p(w) from a checkpoint; older checkpoints without it use the topics' pseudo-counts,
-    which are the training counts plus the topic-word prior."""
-    if "word_frequencies" not in state:
-        return components.sum(axis=0) / components.sum()
-    try:
-        freq = np.asarray(state["word_frequencies"].numpy(), dtype=np.float64)
-    except AttributeError:
-        raise ModelError("LDA checkpoint is malformed: word_frequencies is not a tensor") from None
-    if freq.shape != (components.shape[1],) or not np.all(np.isfinite(freq)) or np.any(freq <= 0):
-        raise ModelError("LDA checkpoint is malformed: word_frequencies must be positive, one per word")
-    return freq
-
-
 def _check_samples(n_samples) -> int:
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ModelError(f"n_samples must be a positive integer, got {n_samples!r}")
     return int(n_samples)
-
-
-def _plain(entry: dict) -> dict:
-    """A history entry with numpy scalars turned into Python numbers (weights_only loading)."""
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in entry.items()}

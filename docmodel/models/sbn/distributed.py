@@ -22,17 +22,17 @@ non-finite step are decided identically on every worker, and only rank 0 writes 
 
 from __future__ import annotations
 
+import functools
 import gc
 import inspect
 import os
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from docmodel.errors import ModelError
-from docmodel.models.sbn.nvil import NVILResult, RunningStats, VarianceReduction, nvil_estimate
+from docmodel.models.sbn.nvil import NVILResult, VarianceReduction, nvil_estimate
 
 
 def launched_by_torchrun() -> bool:
@@ -74,12 +74,18 @@ class Local:
     def noise(self, generator, n_global: int, lo: int, hi: int):
         return generator
 
-    def running_stats(self, stats: RunningStats, n_local: int) -> RunningStats:
-        return stats
+    def moments_reduction(self, n_local: int):
+        """What turns this worker's minibatch moments of NVIL's centred signal into the global
+        minibatch's (``nvil_estimate``'s ``moments_reduction``; here: none needed)."""
+        return None
 
-    def step(self, nets, x, stats, vr, n_samples, noise, input_dropout=0.0, dropout_words=False) -> NVILResult:
+    def step(
+        self, nets, x, stats, vr, n_samples, noise, encoder_dropout=0.0, encoder_dropout_words=False,
+        moments_reduction=None,
+    ) -> NVILResult:
         return nvil_estimate(
-            nets.model, nets.encoder, nets.baselines, x, stats, vr, n_samples, noise, input_dropout, dropout_words
+            nets.model, nets.encoder, nets.baselines, x, stats, vr, n_samples, noise, encoder_dropout,
+            encoder_dropout_words, moments_reduction,
         )
 
     def any(self, flags: list[bool]) -> list[bool]:
@@ -110,42 +116,33 @@ class _SliceNoise:
         return u[..., self.lo : self.hi, :]
 
 
-@dataclass(frozen=True)
-class _SharedStats(RunningStats):
-    """Running statistics whose minibatch mean and variance are those of the global minibatch.
-
-    :func:`docmodel.models.sbn.nvil.nvil_estimate` calls :meth:`updated` with this worker's mean and
-    (population) variance of ``l - C(x)`` per layer; ``n_local`` residuals (samples x documents)
-    went into them. One ``all_reduce`` sums (n mean, n (var + mean^2), n) over the workers.
-    """
-
-    n_local: int = 0
-    group: object = None
-
-    def updated(self, batch_mean: torch.Tensor, batch_var: torch.Tensor, smoothing: float) -> RunningStats:
-        n = float(self.n_local)
-        sums = torch.cat([batch_mean * n, (batch_var + batch_mean**2) * n, batch_mean.new_full((1,), n)])
-        dist.all_reduce(sums, group=self.group)
-        L = batch_mean.shape[0]
-        count = sums[-1]
-        mean = sums[:L] / count
-        var = (sums[L : 2 * L] / count - mean**2).clamp(min=0.0)
-        return RunningStats(self.mean, self.var, self.count).updated(mean, var, smoothing)
+def _reduce_moments(batch_mean: torch.Tensor, batch_var: torch.Tensor, *, n_local: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The global minibatch's mean and (population) variance of NVIL's ``l - C(x)`` per layer,
+    from this worker's (``n_local`` residuals, samples x documents, went into them): one
+    ``all_reduce`` sums (n mean, n (var + mean^2), n) over the workers."""
+    n = float(n_local)
+    sums = torch.cat([batch_mean * n, (batch_var + batch_mean**2) * n, batch_mean.new_full((1,), n)])
+    dist.all_reduce(sums)
+    L = batch_mean.shape[0]
+    count = sums[-1]
+    mean = sums[:L] / count
+    var = (sums[L : 2 * L] / count - mean**2).clamp(min=0.0)
+    return mean, var
 
 
 class _NVILStep(nn.Module):
     """The three networks as one module whose forward is the NVIL estimate (for DDP)."""
 
-    def __init__(self, nets, vr: VarianceReduction, n_samples: int, input_dropout: float, dropout_words: bool):
+    def __init__(self, nets, vr: VarianceReduction, n_samples: int, encoder_dropout: float, encoder_dropout_words: bool):
         super().__init__()
         self.model, self.encoder, self.baselines = nets.model, nets.encoder, nets.baselines
         self.vr, self.n_samples = vr, n_samples
-        self.input_dropout, self.dropout_words = input_dropout, dropout_words
+        self.encoder_dropout, self.encoder_dropout_words = encoder_dropout, encoder_dropout_words
 
-    def forward(self, x, stats, noise) -> NVILResult:
+    def forward(self, x, stats, noise, moments_reduction) -> NVILResult:
         return nvil_estimate(
-            self.model, self.encoder, self.baselines, x, stats, self.vr, self.n_samples, noise, self.input_dropout,
-            self.dropout_words,
+            self.model, self.encoder, self.baselines, x, stats, self.vr, self.n_samples, noise, self.encoder_dropout,
+            self.encoder_dropout_words, moments_reduction,
         )
 
 
@@ -184,19 +181,22 @@ class DataParallel(Local):
     def noise(self, generator, n_global: int, lo: int, hi: int):
         return _SliceNoise(generator, n_global, lo, hi)
 
-    def running_stats(self, stats: RunningStats, n_local: int) -> RunningStats:
-        return _SharedStats(stats.mean, stats.var, stats.count, n_local=n_local)
+    def moments_reduction(self, n_local: int):
+        return functools.partial(_reduce_moments, n_local=n_local)
 
-    def step(self, nets, x, stats, vr, n_samples, noise, input_dropout=0.0, dropout_words=False) -> NVILResult:
+    def step(
+        self, nets, x, stats, vr, n_samples, noise, encoder_dropout=0.0, encoder_dropout_words=False,
+        moments_reduction=None,
+    ) -> NVILResult:
         if self._ddp is None:
-            module = _NVILStep(nets, vr, n_samples, input_dropout, dropout_words)
+            module = _NVILStep(nets, vr, n_samples, encoder_dropout, encoder_dropout_words)
             ids = [self.device.index] if self.device.type == "cuda" else None
             # input_mean is fixed before training, so buffers need no broadcast per step (the
             # keyword was renamed in torch 2.13); plain REINFORCE leaves the baselines unused.
             ddp = nn.parallel.DistributedDataParallel
             no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters else "broadcast_buffers"
             self._ddp = ddp(module, device_ids=ids, find_unused_parameters=not vr.input_baseline, **{no_sync: False})
-        return self._ddp(x, stats, noise)
+        return self._ddp(x, stats, noise, moments_reduction)
 
     def any(self, flags: list[bool]) -> list[bool]:
         t = torch.tensor([float(f) for f in flags], device=self.device)

@@ -9,45 +9,32 @@ completion scores the held-out half of a document with h drawn from q given the 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from docmodel.base import TopicModel, check_counts, n_validation_docs
+from docmodel.base import TopicModel
 from docmodel.checkpoint import load_checkpoint, save_checkpoint
+from docmodel.counts import check_counts
 from docmodel.errors import ModelError
-from docmodel.models.sbn import KIND
+from docmodel.models.sbn import KIND, PRESETS
+from docmodel.models.sbn.batching import CSRRows, training_split
+from docmodel.models.sbn.config import TrainConfig, train_config
 from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, SBNConfig
-from docmodel.models.sbn.nvil import RunningStats, VarianceReduction
-from docmodel.models.sbn.orientation import flip_units
-from docmodel.models.sbn.training import (
-    CSRRows,
-    Networks,
-    TrainConfig,
-    auto_batch_size,
-    bound_per_doc,
-    train,
-)
+from docmodel.models.sbn.nvil import RunningStats
+from docmodel.models.sbn.orientation import orient
+from docmodel.models.sbn.persistence import payload, restore
+from docmodel.models.sbn.scoring import bound_per_doc, completion, importance_sampled
+from docmodel.models.sbn.state import Networks, initialise, resolve_device
+from docmodel.models.sbn.training import train
+from docmodel.models.sbn.words import added_word_distributions
 from docmodel.topwords import word_frequencies_from_counts
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
-# themselves are never held whole (see docmodel.models.sbn.networks.word_log_likelihood); the batch size is kept
+# themselves are never held whole (see docmodel.models.sbn.likelihood.word_log_likelihood); the batch size is kept
 # because it fixes which noise each document draws, and so the estimates.
 _EVAL_ELEMENTS = 2**24
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ModelError(f"unknown device {device!r}; use cpu, cuda or auto") from None
 
 
 class SBNTopicModel(TopicModel):
@@ -82,6 +69,15 @@ class SBNTopicModel(TopicModel):
         Hidden units of q(h_1|x) (0 = linear) and of each baseline MLP.
     weight_decay : float
         L2 penalty on the model and inference network weights (0 by default).
+    prior_logit : float or None
+        Fix the top layer's prior logit at this value (for example -2: few units on per
+        document); None (the default) learns it.
+    nonnegative : bool
+        Keep the unit-word weights U >= 0 (projected after every step): a unit can only add words.
+    fixed_background : bool
+        Keep the word bias at the log unigram frequencies of the training words (not trained).
+    weight_l1 : float
+        Rate of a Laplace (L1) penalty on U, per training document (0 by default).
     encoder_dropout : float
         NVIL and REINFORCE: dropout on the inference network's input while training (0.2 by default), so
         that q does not fit the training documents at the expense of new ones.
@@ -186,6 +182,14 @@ class SBNTopicModel(TopicModel):
         self.device = device
         self.distributed = distributed
 
+    @classmethod
+    def preset(cls, name: str, **params) -> SBNTopicModel:
+        """An estimator with the named preset's settings (:data:`docmodel.models.sbn.PRESETS`,
+        e.g. ``"readable"``); ``params`` set anything else, or override the preset."""
+        if name not in PRESETS:
+            raise ModelError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **params})
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]  # q(h|x) is computed in float32
@@ -197,46 +201,7 @@ class SBNTopicModel(TopicModel):
         return layers
 
     def _train_config(self, train_lengths: np.ndarray | None = None) -> TrainConfig:
-        """The training configuration; ``train_lengths`` (tokens of each training document) settles
-        the automatic minibatch and the length weights (before them: placeholders)."""
-        if isinstance(self.batch_size, str):
-            if self.batch_size != "auto":
-                raise ModelError(f"batch_size must be a positive integer or 'auto', got {self.batch_size!r}")
-            batch_size = 64 if train_lengths is None else auto_batch_size(len(train_lengths))
-        else:
-            batch_size = self.batch_size
-        reference = 0.0
-        if self.encoder_length_weights and train_lengths is not None:
-            # The harmonic mean: the weights reference / N_d then average 1 over the corpus.
-            reference = float(1.0 / np.mean(1.0 / np.maximum(train_lengths, 1.0)))
-        vr = VarianceReduction(
-            global_baseline=self.global_baseline,
-            input_baseline=self.input_baseline,
-            mean_field_term=self.input_baseline and self.mean_field_baseline,
-            variance_norm=self.variance_norm,
-            local_signals=self.local_signals,
-            length_reference=reference,
-        )
-        return TrainConfig(
-            algorithm=self.algorithm,
-            variance_reduction=vr,
-            optimizer=self.optimizer,
-            learning_rate=self.learning_rate,
-            encoder_learning_rate=self.encoder_learning_rate,
-            baseline_learning_rate=self.baseline_learning_rate,
-            batch_size=batch_size,
-            n_samples=self.n_samples,
-            max_epochs=self.max_epochs,
-            max_seconds=self.max_seconds,
-            patience=self.patience,
-            weight_decay=self.weight_decay,
-            weight_l1=self.weight_l1,
-            encoder_dropout=self.encoder_dropout,
-            encoder_dropout_words=self.encoder_dropout_words,
-            encoder_dreams=self.encoder_dreams,
-            ema_decay=self.ema_decay,
-            seed=self.random_state,
-        )
+        return train_config(self, train_lengths)
 
     @property
     def n_units_(self) -> int:
@@ -288,6 +253,7 @@ class SBNTopicModel(TopicModel):
         """
         self._train_config()  # bad settings fail before any work on the data
         device = resolve_device(self.device)
+        vocabulary = self._input_features(X, vocabulary)
         X = check_counts(X)
         if vocabulary is not None and len(vocabulary) != X.shape[1]:
             raise ModelError(f"vocabulary has {len(vocabulary)} words but X has {X.shape[1]} columns")
@@ -295,32 +261,10 @@ class SBNTopicModel(TopicModel):
         if not np.all(lengths > 0):  # (no copy of a large corpus without empty documents)
             X = X[lengths > 0]
         X_given = X  # every non-empty document passed in: what the units' on-shares count
-        if X_val is None:
-            if X.shape[0] < 2:
-                raise ModelError(
-                    f"need at least 2 non-empty training documents (got {X.shape[0]} sample"
-                    f"{'' if X.shape[0] == 1 else 's'}): one to train on "
-                    "and one to hold out for early stopping"
-                )
-            n_val = n_validation_docs(X.shape[0], self.n_val_docs)
-            perm = np.random.default_rng(self.random_state).permutation(X.shape[0])
-            X_val, X = X[perm[:n_val]], X[perm[n_val:]]
-        else:
-            X_val = check_counts(X_val, X.shape[1])
-            X_val = X_val[np.asarray(X_val.sum(axis=1)).ravel() > 0]
-        if X.shape[0] == 0 or X_val.shape[0] == 0:
-            raise ModelError("no non-empty documents to train or validate on")
+        X, X_val = training_split(X, X_val, self.n_val_docs, self.random_state)
         train_cfg = self._train_config(np.asarray(X.sum(axis=1), dtype=np.float64).ravel())
         nets = self._build(X.shape[1])
-        word_counts = torch.from_numpy(np.asarray(X.sum(axis=0)).ravel())
-        nets.model.init_word_bias(word_counts)
-        if not (self.input_baseline and self.mean_field_baseline):
-            # Without the mean-field term the linear count term carries the signal's growth
-            # with document length; with it, the term does and the count weights start at 0.
-            nets.baselines.init_count_weight(word_counts)
-        with torch.no_grad():
-            mean = np.asarray(X.log1p().mean(axis=0)).ravel()
-            nets.encoder.input_mean.copy_(torch.from_numpy(mean).float())
+        initialise(nets, X, count_weights=not (self.input_baseline and self.mean_field_baseline))
         parallel = None
         if self.distributed:
             from docmodel.models.sbn.distributed import DataParallel
@@ -344,43 +288,13 @@ class SBNTopicModel(TopicModel):
         self.word_distributions_ = added_word_distributions(self, X_given, random_state=self.random_state)
         return self
 
-    @torch.no_grad()
     def orient_units(self, X) -> np.ndarray:
-        """Make "on" the rarer state of every unit of the first layer, as an exact
-        reparameterisation; return each unit's share of documents where it is on.
-
-        A binary unit's two states are symmetric: with h_k' = 1 - h_k, the model with U[:, k]
-        negated, the word bias raised by U[:, k], the unit's prior (or upper-layer) logit negated
-        and q's logit negated gives every document and every state the same probabilities (the
-        layers above h_1, their inference network and baselines take h_1' in the same way). Units
-        that q switches on (q(h_k=1|x) > 0.5) in more than half of the documents ``X`` are
-        flipped, so that a unit's words describe what it adds to the documents that take it, and
-        the word bias b is the background of a document with every unit in its common state.
-
-        Parameters
-        ----------
-        X : sparse or array, shape (n_docs, n_words)
-            Documents that decide which state is rarer (``fit`` passes the training documents).
-
-        With ``nonnegative`` weights nothing is flipped: there "on" is by construction the state in
-        which a unit adds its words, and flipping would turn it into one that removes them.
-
-        Returns
-        -------
-        ndarray, shape (n_units,)
-            Share of the documents in which each unit is on, after the flip (<= 0.5 unless the
-            weights are non-negative).
-        """
+        """Make "on" the rarer state of every first-layer unit, as an exact reparameterisation
+        decided on documents ``X``; return each unit's share of them where it is on (see
+        :func:`docmodel.models.sbn.orientation.orient`)."""
         self._check_fitted()
-        on = (self.transform(X) > KIND.active_threshold).mean(axis=0)
-        if self.config_.nonnegative:
-            self.units_flipped_ = 0
-            return on
-        flip = torch.from_numpy(on > 0.5)
-        if flip.any():
-            flip_units(self.nets_, flip.to(self._device()))
-        self.units_flipped_ = int(flip.sum())
-        return np.where(on > 0.5, 1.0 - on, on)
+        share, self.units_flipped_ = orient(self.nets_, self.transform(X), KIND.active_threshold)
+        return share
 
     def word_distributions(self) -> np.ndarray:
         """p(w | unit k): the word probability that unit k adds in the documents where it is on,
@@ -438,206 +352,36 @@ class SBNTopicModel(TopicModel):
         B = self._eval_batch(n_samples)
         return bound_per_doc(self.nets_, X, n_samples, self._generator(random_state), self._device(), B)
 
-    def _log_weights(self, x: torch.Tensor, n_samples: int, gen) -> torch.Tensor:
-        hs, log_qs = self.nets_.encoder.sample(x, n_samples, gen)
-        model = self.nets_.model
-        log_p = model.log_p_x_given_h1(x, hs[0]) + torch.stack(model.layer_log_probs(hs)).sum(0)
-        return log_p - torch.stack(log_qs).sum(0)  # S,B
-
-    @torch.no_grad()
     def log_likelihood_is(self, X, *, n_samples: int = 100, random_state=0) -> np.ndarray:
         """log (1/S) sum_s p(x, h_s) / q(h_s | x), h_s ~ q(h|x): importance-sampled log p(x)
         per document, shape (n_docs,). In expectation a lower bound on log p(x), tighter than
         the bound, converging to it as S grows."""
         self._check_fitted()
         gen = self._generator(random_state)
-        out = []
-        for x in self._batches(X, n_samples):
-            w = self._log_weights(x, n_samples, gen)
-            out.append((torch.logsumexp(w.double(), 0) - math.log(n_samples)).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros(0)
+        return importance_sampled(self.nets_, self._batches(X, n_samples), n_samples, gen)
 
-    @torch.no_grad()
     def log_likelihood_completion(self, X_observed, X_heldout, *, n_samples: int = 100, random_state=0) -> np.ndarray:
         """log (1/S) sum_s p(x_heldout | h_s), h_s ~ q(h | x_observed), per document.
 
         Only the observed half informs the posterior; the held-out half is scored."""
         self._check_fitted()
-        X_obs = self._counts(X_observed)
-        X_held = self._counts(X_heldout)
+        X_obs, X_held = self._counts(X_observed), self._counts(X_heldout)
         if X_obs.shape != X_held.shape:
             raise ModelError("observed and held-out halves must have the same shape")
-        gen = self._generator(random_state)
-        model, out = self.nets_.model, []
-        B = self._eval_batch(n_samples)
-        rows_obs, rows_held = CSRRows(X_obs, self._device()), CSRRows(X_held, self._device())
-        for start in range(0, X_obs.shape[0], B):
-            stop = min(start + B, X_obs.shape[0])
-            x_obs, x_held = rows_obs.span(start, stop), rows_held.span(start, stop)
-            hs, _ = self.nets_.encoder.sample(x_obs, n_samples, gen)
-            lp = model.log_p_x_given_h1(x_held, hs[0]).double()  # S,B
-            out.append((torch.logsumexp(lp, 0) - math.log(n_samples)).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros(0)
+        pairs = zip(self._batches(X_obs, n_samples), self._batches(X_held, n_samples))
+        return completion(self.nets_, pairs, n_samples, self._generator(random_state))
 
     # ---- checkpoints ----------------------------------------------------------------------
-    def _payload(self) -> dict:
-        self._check_fitted()
-        nets = self.nets_
-        state = {}
-        for prefix, module in (("model", nets.model), ("encoder", nets.encoder), ("baselines", nets.baselines)):
-            for k, v in module.state_dict().items():
-                state[f"{prefix}.{k}"] = v.detach().cpu()
-        state["word_frequencies"] = torch.from_numpy(np.asarray(self.word_frequencies_, dtype=np.float64))
-        state["word_distributions"] = torch.from_numpy(np.asarray(self.word_distributions_, dtype=np.float32))
-        params = self.get_params()
-        params["layers"] = list(self._layers())
-        return {
-            "kind": self.kind,
-            "config": {"params": params, "architecture": self.config_.to_dict(), "stats": nets.stats.to_dict()},
-            "state": state,
-            "vocabulary": list(self.vocabulary_.words) if self.vocabulary_ is not None else None,
-            "metrics": {
-                "best_val_perplexity_bound": float(self.best_val_perplexity_bound_),
-                "train_seconds": float(self.train_seconds_),
-                "stopped": self.stopped_,
-                "unit_on_share": None if self.unit_on_share_ is None else [float(v) for v in self.unit_on_share_],
-            },
-            "history": [{k: (float(v) if isinstance(v, float) else v) for k, v in h.items()} for h in self.history_],
-        }
-
     def save(self, path: str | Path) -> Path:
         """Write a plain-data checkpoint (a model directory or a ``.pt`` file)."""
-        return save_checkpoint(path, self._payload())
+        self._check_fitted()
+        return save_checkpoint(path, payload(self))
 
     @classmethod
     def from_checkpoint(cls, data: dict) -> SBNTopicModel:
         """Rebuild a fitted model from :func:`docmodel.checkpoint.load_checkpoint` output."""
-        try:
-            cfg = data["config"]
-            params = dict(cfg["params"])
-            params["device"] = "cpu"
-            params["distributed"] = False
-            model = cls(**params)
-            nets = model._build(int(cfg["architecture"]["n_words"]))
-            for prefix, module in (("model", nets.model), ("encoder", nets.encoder), ("baselines", nets.baselines)):
-                sub = {k[len(prefix) + 1 :]: v for k, v in data["state"].items() if k.startswith(prefix + ".")}
-                module.load_state_dict(sub)
-            nets.stats = RunningStats.from_dict(cfg["stats"])
-        except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-            reason = " ".join(str(exc).split())  # load_state_dict lists its complaints on many lines
-            raise ModelError(f"checkpoint is malformed or from an incompatible version: {reason}") from None
-        vocabulary = None
-        if data.get("vocabulary"):
-            from corpora.vocabulary import Vocabulary
-
-            vocabulary = Vocabulary(tuple(data["vocabulary"]))
-            if len(vocabulary) != nets.model.config.n_words:
-                raise ModelError(
-                    f"checkpoint vocabulary has {len(vocabulary)} words but the model has {nets.model.config.n_words}"
-                )
-        metrics = data.get("metrics") or {}
-        model._set_fitted(
-            nets,
-            vocabulary,
-            {
-                "history": list(data.get("history") or []),
-                "train_seconds": metrics.get("train_seconds", float("nan")),
-                "best_val_perplexity_bound": metrics.get("best_val_perplexity_bound", float("nan")),
-                "stopped": metrics.get("stopped", "unknown"),
-            },
-        )
-        model.word_frequencies_ = _word_frequencies(data["state"], nets.model)
-        model.word_distributions_ = _saved_word_distributions(data["state"], nets.model)
-        share = metrics.get("unit_on_share")
-        model.unit_on_share_ = None
-        if isinstance(share, list) and len(share) == model.n_units_:
-            model.unit_on_share_ = np.asarray(share, dtype=np.float64)
-        return model
+        return restore(cls, data)
 
     @classmethod
     def load(cls, path) -> SBNTopicModel:
         return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))
-
-
-def _saved_word_distributions(state: dict, model: SBN) -> np.ndarray:
-    """p(w | unit) from a checkpoint; older checkpoints without it get what each unit adds to
-    the background (the fallback of :func:`added_word_distributions` without documents)."""
-    saved = state.get("word_distributions")
-    n_words, n_units = model.visible.weight.shape
-    if saved is None:
-        U = model.visible.weight.detach().double()
-        b = model.visible.bias.detach().double()
-        return torch.stack([_added_to_background(U[:, k], b) for k in range(n_units)]).numpy()
-    if not isinstance(saved, torch.Tensor) or tuple(saved.shape) != (n_units, n_words) or not bool(torch.isfinite(saved).all()):
-        raise ModelError("checkpoint is malformed: word_distributions must be finite, one row per unit")
-    out = saved.double().clamp(min=0)
-    return (out / out.sum(1, keepdim=True).clamp(min=1e-300)).numpy()
-
-
-# Documents per unit that the added word distributions average over (a seeded sample of those
-# where the unit is on): enough for a stable average, bounded work on a large corpus.
-ADDED_WORDS_MAX_DOCS = 1000
-
-
-@torch.no_grad()
-def added_word_distributions(model: SBNTopicModel, X, *, random_state=0, max_docs: int = ADDED_WORDS_MAX_DOCS) -> np.ndarray:
-    """What each unit adds to the word distribution of the documents that switch it on.
-
-    For a document d with units h_d (q(h_k=1|x) > 0.5 for unit k), the words are drawn from
-    softmax(b + U h_d); turning unit k off gives softmax(b + U h_d - U[:, k]). Unit k's
-    distribution is the positive part of the difference, averaged over (up to ``max_docs``) of
-    the documents where k is on, and normalised: the probability the unit adds to each word,
-    which is what a reader of the unit should see. A unit on in no document falls back to what
-    it adds to the background (:func:`_added_to_background`).
-
-    Parameters
-    ----------
-    model : fitted SBNTopicModel
-    X : sparse or array, shape (n_docs, n_words)
-        Documents (the training documents in ``fit``).
-    random_state : int
-        Seeds which documents are used when a unit is on in more than ``max_docs``.
-
-    Returns
-    -------
-    ndarray, shape (n_units, n_words)
-        Rows summing to one.
-    """
-    H = model.transform(X) > KIND.active_threshold  # n_docs, K
-    visible = model.nets_.model.visible
-    U = visible.weight.detach().double().cpu()  # V,K
-    b = visible.bias.detach().double().cpu()  # V
-    rng = np.random.default_rng(random_state)
-    K = U.shape[1]
-    out = torch.zeros(K, U.shape[0], dtype=torch.float64)
-    for k in range(K):
-        docs = np.flatnonzero(H[:, k])
-        if len(docs) > max_docs:
-            docs = np.sort(rng.choice(docs, max_docs, replace=False))
-        if not len(docs):
-            out[k] = _added_to_background(U[:, k], b)
-            continue
-        logits = torch.from_numpy(H[docs].astype(np.float64)) @ U.T + b  # n,V
-        added = (torch.softmax(logits, 1) - torch.softmax(logits - U[:, k], 1)).clamp(min=0).mean(0)
-        # A unit that only removes words shows what it keeps.
-        out[k] = added / added.sum() if added.sum() > 0 else torch.softmax(b + U[:, k], 0)
-    return out.numpy()
-
-
-def _added_to_background(u: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """What a unit with weights ``u`` (V,) adds to the background softmax(b), normalised; a unit
-    that only removes words shows what it keeps, softmax(b + u)."""
-    with_unit = torch.softmax(b + u, 0)
-    added = (with_unit - torch.softmax(b, 0)).clamp(min=0)
-    return added / added.sum() if added.sum() > 0 else with_unit
-
-
-def _word_frequencies(state: dict, model: SBN) -> np.ndarray:
-    """p(w) from a checkpoint; older checkpoints without it use softmax(b), the model's word
-    distribution with every unit off."""
-    freq = state.get("word_frequencies")
-    if freq is None:
-        return torch.softmax(model.visible.bias.detach().double(), 0).numpy()
-    if not isinstance(freq, torch.Tensor) or tuple(freq.shape) != (model.config.n_words,) or not bool((freq > 0).all()):
-        raise ModelError("checkpoint is malformed: word_frequencies must be positive, one per word")
-    return freq.double().numpy()

@@ -160,8 +160,9 @@ def nvil_estimate(
     vr: VarianceReduction = VarianceReduction(),
     n_samples: int = 1,
     generator: torch.Generator | None = None,
-    input_dropout: float = 0.0,
-    dropout_words: bool = False,
+    encoder_dropout: float = 0.0,
+    encoder_dropout_words: bool = False,
+    moments_reduction=None,
 ) -> NVILResult:
     """The NVIL gradient estimator on one minibatch.
 
@@ -175,17 +176,22 @@ def nvil_estimate(
         statistics do not depend on this minibatch's samples).
     n_samples : int
         Samples h ~ q(h|x) per document (S).
-    input_dropout : float
+    encoder_dropout : float
         Dropout on the inference network's input (one mask per document, shared by its
         samples): a regulariser of q for training. The estimate is then the gradient of the
-        bound averaged over masks; with 0 it is exactly the bound's. ``dropout_words``: the
-        mask removes words from the document instead of zeroing features.
+        bound averaged over masks; with 0 it is exactly the bound's. ``encoder_dropout_words``:
+        the mask removes words from the document instead of zeroing features.
+    moments_reduction : callable(mean, var) -> (mean, var), optional
+        Turns this minibatch's mean and (population) variance of ``l - C(x)`` per layer into
+        those the running statistics take in: in a data-parallel job, the global minibatch's
+        (:meth:`docmodel.models.sbn.distributed.DataParallel.moments_reduction`). None: this
+        minibatch's own.
 
     Returns
     -------
     NVILResult
     """
-    hs, log_qs = encoder.sample(x, n_samples, generator, input_dropout, dropout_words)  # [S,B,K_l], [S,B]
+    hs, log_qs = encoder.sample(x, n_samples, generator, encoder_dropout, encoder_dropout_words)  # [S,B,K_l], [S,B]
     log_ps = joint_terms(model, x, hs)  # L+1 x [S,B]
     log_p = torch.stack(log_ps).sum(0)  # S,B
     log_q = torch.stack(log_qs).sum(0)  # S,B
@@ -201,7 +207,10 @@ def nvil_estimate(
         base = torch.zeros_like(signals)
     residual = signals - base.detach()  # L,S,B
     flat = residual.reshape(L, -1).double()
-    new_stats = stats.updated(flat.mean(1), flat.var(1, unbiased=False), vr.smoothing)
+    moments = flat.mean(1), flat.var(1, unbiased=False)
+    if moments_reduction is not None:
+        moments = moments_reduction(*moments)
+    new_stats = stats.updated(*moments, vr.smoothing)
     use = stats if stats.count > 0 else new_stats
     c = use.mean.to(x)[:, None, None] if vr.global_baseline else torch.zeros(L, 1, 1, dtype=x.dtype, device=x.device)
     scale = use.var.clamp(min=1.0).sqrt().to(x)[:, None, None] if vr.variance_norm else 1.0

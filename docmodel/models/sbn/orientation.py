@@ -11,6 +11,7 @@ to the last bit on dyadic weights, where the sums are exact).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,7 +35,7 @@ def flip_units(nets, flip: torch.Tensor) -> None:
 
     Parameters
     ----------
-    nets : docmodel.models.sbn.training.Networks
+    nets : docmodel.models.sbn.state.Networks
         The SBN, its inference network and baselines.
     flip : Tensor of bool, shape (K_1,)
     """
@@ -51,3 +52,31 @@ def flip_units(nets, flip: torch.Tensor) -> None:
     if len(baselines.mlps) > 1:
         mlp = baselines.mlps[1]
         _flip_inputs(mlp if isinstance(mlp, nn.Linear) else mlp[0], flip)
+
+
+@torch.no_grad()
+def orient(nets, doc_unit: np.ndarray, threshold: float) -> tuple[np.ndarray, int]:
+    """Make "on" the rarer state of every unit of the first layer, in place.
+
+    Units that q switches on (``doc_unit``, q(h_k=1|x) for each document and unit, above
+    ``threshold``) in more than half of the documents are flipped (:func:`flip_units`), so that
+    a unit's words describe what it adds to the documents that take it, and the word bias b is
+    the background of a document with every unit in its common state. ``fit`` passes the
+    training documents. With non-negative weights nothing is flipped: there "on" is by
+    construction the state in which a unit adds its words, and flipping would turn it into one
+    that removes them.
+
+    Returns
+    -------
+    share : ndarray, shape (n_units,)
+        Share of the documents in which each unit is on, after the flip (<= 0.5 unless the
+        weights are non-negative).
+    n_flipped : int
+    """
+    on = (np.asarray(doc_unit) > threshold).mean(axis=0)
+    if nets.model.config.nonnegative:
+        return on, 0
+    flip = torch.from_numpy(on > 0.5)
+    if flip.any():
+        flip_units(nets, flip.to(nets.model.visible.weight.device))
+    return np.where(on > 0.5, 1.0 - on, on), int(flip.sum())

@@ -112,8 +112,8 @@ def nvil_on_dreams(
     vr: VarianceReduction,
     n_samples: int = 1,
     generator: torch.Generator | None = None,
-    input_dropout: float = 0.0,
-    dropout_words: bool = False,
+    encoder_dropout: float = 0.0,
+    encoder_dropout_words: bool = False,
 ) -> NVILResult:
     """The NVIL estimate on ``n_docs`` documents dreamed from the model, for q and the baselines.
 
@@ -129,7 +129,7 @@ def nvil_on_dreams(
     for p in frozen:
         p.requires_grad_(False)
     try:
-        return nvil_estimate(model, encoder, baselines, x, stats, vr, n_samples, generator, input_dropout, dropout_words)
+        return nvil_estimate(model, encoder, baselines, x, stats, vr, n_samples, generator, encoder_dropout, encoder_dropout_words)
     finally:
         for p in frozen:
             p.requires_grad_(True)

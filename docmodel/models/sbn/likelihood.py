@@ -1,0 +1,124 @@
+"""The word layer's log-likelihood, sum_w x_w log softmax(h W^T + b)_w, computed fast.
+
+One function, :func:`word_log_likelihood`, with three routes that agree to float32 rounding: a
+fused autograd function for training (one pass of exp over the (S, B, V) logits, the closed-form
+backward), cache-sized chunks without gradients (evaluation), and the plain autograd expression
+for anything else.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+# Logits (S * B * V elements) handled at once when no gradient is needed. On a CPU, 4 MB of
+# float32 keeps the block in the caches between the passes of the log-sum-exp while the
+# (S * b, K) x (K, V) product stays large enough to run at full speed; a GPU wants big launches.
+EVAL_CHUNK_ELEMENTS = {"cpu": 2**20, "cuda": 2**26}
+# From this many samples per document on, x . a_s is computed as (x U) . h_s + x . b: one
+# (B, V) x (V, K) product instead of a multiply-and-sum pass over the (S, B, V) logits.
+_XU_MIN_SAMPLES = 16
+_LOG2E = 1.4426950408889634
+
+
+def _word_terms(x: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor):
+    """x . a and the pieces of logsumexp(a) for a = h W^T + b, with one pass of exp.
+
+    Returns ``(x_dot_a, e, s, m)`` with ``e = exp(a - m)`` (shape (..., V)), ``s = sum(e)`` and
+    ``m = max(a)`` over the vocabulary, so that ``logsumexp(a) = m + log(s)`` and
+    ``softmax(a) = e / s``.
+    """
+    a = F.linear(h, weight, bias)  # S,B,V
+    x_dot_a = (a * x).sum(-1)  # S,B
+    m = a.amax(-1, keepdim=True)
+    e = a.sub_(m).exp_()  # in place: a is not needed again
+    return x_dot_a, e, e.sum(-1), m.squeeze(-1)
+
+
+class _WordLogLikelihood(torch.autograd.Function):
+    """sum_w x_w log softmax(h W^T + b)_w with a hand-written backward.
+
+    Autograd through ``logsumexp`` keeps the logits and recomputes their exponential in the
+    backward pass; here the forward keeps ``exp(a - max)`` and the backward is the closed form
+    d/da [x . a - L logsumexp(a)] = x - L softmax(a), so one step makes a single pass of exp
+    over the (S, B, V) logits. Gradients reach ``weight`` and ``bias`` only (x are data and h
+    are samples).
+    """
+
+    @staticmethod
+    def forward(ctx, x, h, weight, bias):
+        x_dot_a, e, s, m = _word_terms(x, h, weight, bias)
+        length = x.sum(-1)
+        ctx.save_for_backward(x, h, e, s, length)
+        return x_dot_a - length * (m + s.log())
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, h, e, s, length = ctx.saved_tensors
+        # g * (x - L e / s), the gradient in the logits a, flattened to (S * B, V).
+        grad_a = torch.addcmul(grad[..., None] * x, e, (-grad * length / s)[..., None])
+        grad_a = grad_a.reshape(-1, grad_a.shape[-1])
+        grad_weight = grad_a.t() @ h.reshape(-1, h.shape[-1]) if ctx.needs_input_grad[2] else None
+        grad_bias = grad_a.sum(0) if ctx.needs_input_grad[3] else None
+        return None, None, grad_weight, grad_bias
+
+
+def word_log_likelihood(x: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """sum_w x_w log softmax(h W^T + b)_w, the same function however it is computed.
+
+    Parameters
+    ----------
+    x : Tensor, shape (B, V)
+    h : Tensor, shape (S, B, K)
+    weight : Tensor, shape (V, K)
+    bias : Tensor, shape (V,)
+
+    Returns
+    -------
+    Tensor, shape (S, B)
+
+    Without gradients the documents are taken in chunks whose logits fit in the CPU caches
+    (``EVAL_CHUNK_ELEMENTS``); with gradients for the weights only (training) the fused
+    :class:`_WordLogLikelihood` runs; anything else (gradients for x or h, or shapes where h
+    does not cover x) takes the plain autograd expression.
+    """
+    fused_shape = h.shape[:-1] == torch.broadcast_shapes(h.shape[:-1], x.shape[:-1])
+    if not fused_shape or x.requires_grad or h.requires_grad:
+        a = F.linear(h, weight, bias)
+        # x . log_softmax(a) = x . a - L * logsumexp(a): avoids materialising log_softmax.
+        return (a * x).sum(-1) - x.sum(-1) * torch.logsumexp(a, dim=-1)
+    if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad):
+        return _WordLogLikelihood.apply(x, h, weight, bias)
+    if h.dim() != 3 or x.dim() != 2 or x.shape[0] != h.shape[1]:
+        x_dot_a, _, s, m = _word_terms(x, h, weight, bias)
+        return x_dot_a - x.sum(-1) * (m + s.log())
+    return _word_log_likelihood_chunked(x, h, weight, bias)
+
+
+def _word_log_likelihood_chunked(x, h, weight, bias) -> torch.Tensor:
+    """The no-gradient path of :func:`word_log_likelihood` for x (B, V) and h (S, B, K).
+
+    Documents are taken a few at a time so that their (S, b, V) logits stay in cache for the
+    max, exp and sum passes. The exponential is taken as exp2((a - max) log2 e), which agrees
+    with exp to float32 rounding and is about three times faster on CPUs; training keeps exp.
+    """
+    S, B = h.shape[0], h.shape[1]
+    V = weight.shape[0]
+    per_chunk = EVAL_CHUNK_ELEMENTS.get(h.device.type, EVAL_CHUNK_ELEMENTS["cpu"])
+    step = max(1, per_chunk // max(1, S * V))
+    lengths = x.sum(-1)  # B
+    x_weight = x @ weight if S >= _XU_MIN_SAMPLES else None  # B,K
+    x_bias = x @ bias if S >= _XU_MIN_SAMPLES else None  # B
+    out = torch.empty(S, B, dtype=torch.result_type(h, weight), device=h.device)
+    for lo in range(0, B, step):
+        hi = min(lo + step, B)
+        hc = h[:, lo:hi]
+        a = F.linear(hc, weight, bias)  # S,b,V
+        if x_weight is None:
+            x_dot_a = (a * x[lo:hi]).sum(-1)
+        else:
+            x_dot_a = (hc * x_weight[lo:hi]).sum(-1) + x_bias[lo:hi]
+        m = a.amax(-1, keepdim=True)
+        s = a.sub_(m).mul_(_LOG2E).exp2_().sum(-1)
+        out[:, lo:hi] = x_dot_a - lengths[lo:hi] * (m.squeeze(-1) + s.log())
+    return out

@@ -1,0 +1,142 @@
+"""The Corpus page through Streamlit's AppTest: the demo corpus, uploads of tables, text files and
+bag-of-words files, a prepared corpus folder, and the error paths a user can reach (bad and too
+large uploads, a table without text, an unexpected error)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import resources
+from corpora.prepare import PrepareOptions, prepare
+from tests.app.pages.apptest import TOPICS, errors, new_app, run, upload, upload_planted
+
+
+def test_a_session_starts_with_the_demo_corpus():
+    at = new_app()
+    assert at.title[0].value == "Corpus"
+    assert at.session_state["dataset_name"] == resources.DEMO_NAME
+    assert at.metric[0].label == "Training documents" and at.metric[0].value == "240"
+    assert "demo" in " ".join(m.value for m in at.sidebar.markdown)
+
+
+def test_the_demo_can_be_prepared_with_other_options():
+    at = new_app()
+    at.number_input(key="opt_max_words").set_value(500)
+    at.checkbox(key="opt_stem").check()
+    run(at)
+    at.button(key="prepare_demo").click()
+    run(at)
+    assert len(at.session_state["dataset"].vocabulary) == 500
+    assert any("Corpus ready" in s.value for s in at.success)
+
+
+def test_upload_a_table_and_pick_its_columns():
+    at = upload_planted(new_app())
+    ds = at.session_state["dataset"]
+    assert ds.train.n_docs == 48 and ds.test.n_docs == 12 and ds.train.has_labels
+    assert at.selectbox(key="upload_text_column").options == ["(automatic)", "doc_id", "topic", "body"]
+    assert "orbit" in ds.vocabulary
+    assert any(m.value == "##### Documents per label" for m in at.markdown)
+
+
+def test_upload_several_text_files_and_a_lines_file():
+    at = new_app()
+    files = [(f"{name}-{i}.txt", f"{words} {words}".encode(), "text/plain")
+             for name, words in TOPICS.items() for i in range(4)]
+    upload(at, files)
+    assert "12 text files, one document each" in " ".join(m.value for m in at.markdown)
+    at.number_input(key="opt_min_df").set_value(1)
+    at.button(key="prepare_upload").click()
+    run(at)
+    ds = at.session_state["dataset"]
+    assert ds.train.n_docs + ds.test.n_docs == 12
+
+    lines = "\n".join(" ".join(w.split()[:5]) for w in TOPICS.values() for _ in range(3)).encode()
+    upload(at, ("notes.txt", lines, "text/plain"))
+    at.button(key="prepare_upload").click()
+    run(at)
+    assert at.session_state["dataset"].train.n_docs + at.session_state["dataset"].test.n_docs == 9
+    at.radio(key="upload_lines_mode").set_value("one document")
+    at.slider(key="opt_test_fraction").set_value(0.0)
+    at.slider(key="opt_max_df").set_value(1.0)
+    run(at)
+    at.button(key="prepare_upload").click()
+    run(at)
+    assert at.session_state["dataset"].train.n_docs == 1
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        (("broken.csv", b'doc_id,body\n1,"never closed\n', "text/csv"), "malformed CSV in broken.csv"),
+        (("picture.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "image/png"), "cannot read picture.png"),
+        (("empty.txt", b"", "text/plain"), "empty.txt is empty"),
+        (("train.feat", b"1 1:2 2:1\n", "text/plain"), "needs its vocabulary"),
+    ],
+)
+def test_bad_uploads_show_a_message_and_keep_the_corpus(files, message):
+    at = new_app()
+    before = at.session_state["dataset"]
+    upload(at, files)
+    assert any(message in e for e in errors(at)), errors(at)
+    assert at.session_state["dataset"] is before
+    assert at.session_state["dataset_name"] == resources.DEMO_NAME
+
+
+def test_a_table_without_text_fails_when_prepared_and_keeps_the_corpus():
+    at = new_app()
+    upload(at, ("numbers.csv", b"a,b\n1,2\n3,4\n", "text/csv"))
+    at.button(key="prepare_upload").click()
+    run(at)
+    assert any("no text column in numbers.csv" in e for e in errors(at)), errors(at)
+    assert at.session_state["dataset_name"] == resources.DEMO_NAME
+
+
+def test_too_large_uploads_are_refused(monkeypatch):
+    import streamlit
+
+    original = streamlit.get_option
+    monkeypatch.setattr(streamlit, "get_option", lambda name: 1 if name == "server.maxUploadSize" else original(name))
+    at = new_app()
+    upload(at, ("big.txt", b"word " * 250_000, "text/plain"))
+    assert any("more than the limit of 1.0 MB" in e for e in errors(at)), errors(at)
+    assert at.session_state["dataset_name"] == resources.DEMO_NAME
+
+
+def test_bag_of_words_upload():
+    at = new_app()
+    feat = "".join(f"{i % 2 + 1} {1 + i % 3}:2 {4 + i % 2}:1\n" for i in range(20)).encode()
+    vocab = b"apple\npear\nplum\ncar\nvan\n"
+    upload(at, [("train.feat", feat, "text/plain"), ("vocab.new", vocab, "text/plain")])
+    at.button(key="prepare_upload").click()
+    run(at)
+    assert at.session_state["dataset"].vocabulary.words == ("apple", "pear", "plum", "car", "van")
+
+
+def test_a_prepared_corpus_folder(tmp_path):
+    folder = tmp_path / "corpus"
+    prepare("lee", options=PrepareOptions(max_words=300)).save(folder)
+    at = new_app()
+    at.radio(key="corpus_source").set_value("Prepared corpus folder")
+    run(at)
+    at.text_input(key="prepared_path").input(str(tmp_path / "missing"))
+    run(at)
+    at.button(key="load_prepared").click()
+    run(at)
+    assert any("corpus directory not found" in e for e in errors(at))
+    assert at.session_state["dataset_name"] == resources.DEMO_NAME
+    at.text_input(key="prepared_path").input(str(folder))
+    run(at)
+    at.button(key="load_prepared").click()
+    run(at)
+    assert len(at.session_state["dataset"].vocabulary) == 300
+
+
+def test_unexpected_errors_are_a_short_message(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(resources, "corpus_tables", broken)
+    at = new_app()
+    assert any("Something went wrong while showing the corpus statistics: RuntimeError: disk on fire" in e
+               for e in errors(at))

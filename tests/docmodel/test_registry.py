@@ -1,0 +1,88 @@
+"""The registry of model kinds (docmodel.models): each record agrees with its estimator, and
+checkpoints, compare, the CLI and the app read it; one source of defaults and the presets."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import docmodel
+from docmodel.checkpoint import load_model
+from docmodel.cli import build_parser
+from docmodel.cli_commands.train import build_model
+from docmodel.compare import MODEL_NAMES, TRAIN_ORDER, CompareSettings
+from docmodel.compare import build_model as compare_model
+from docmodel.errors import ModelError
+from docmodel.models import REGISTRY, VARIANTS, model_kind, variant
+from docmodel.models.sbn import PRESETS
+
+
+@pytest.mark.parametrize("kind", list(REGISTRY))
+def test_each_record_agrees_with_its_estimator(kind):
+    record = REGISTRY[kind]
+    cls = record.estimator()
+    assert (cls.kind, cls.unit_name, cls.active_threshold) == (record.kind, record.unit_name, record.active_threshold)
+    assert getattr(docmodel, cls.__name__) is cls  # "from docmodel import SBNTopicModel"
+    assert model_kind(cls()) is record and model_kind(kind) is record
+    assert record.defaults() == {
+        name: p.default for name, p in inspect.signature(cls).parameters.items() if p.default is not p.empty
+    }
+    for v in record.variants:
+        assert variant(v.name) == (v, record)
+
+
+def test_unknown_kinds_and_variants_are_refused_by_name():
+    with pytest.raises(ModelError, match="unknown model kind 'nade'.*sbn, lda"):
+        model_kind("nade")
+    with pytest.raises(ModelError, match="unknown model 'nade'.*sbn_nvil"):
+        CompareSettings(models=("nade",))
+
+
+def test_compare_builds_every_variant_from_the_registry():
+    assert set(MODEL_NAMES) == set(VARIANTS) and TRAIN_ORDER[0] == "lda"
+    settings = CompareSettings(n_units=7, seed=3, sbn_params={"patience": 4}, nvil_params={"encoder_dreams": 0.5})
+    nvil, ws, lda = (compare_model(name, settings, 60.0) for name in ("sbn_nvil", "sbn_wake_sleep", "lda"))
+    assert (nvil.algorithm, nvil.encoder_dreams, nvil.patience, nvil.max_epochs) == ("nvil", 0.5, 4, 100_000)
+    assert (ws.algorithm, ws.encoder_dreams, ws.patience) == ("wake-sleep", 0.0, 4)
+    assert (lda.n_units, lda.patience, lda.random_state, lda.max_seconds) == (7, settings.lda_patience, 3, 60.0)
+
+
+def _args(*argv):
+    return build_parser().parse_args(["train", "corpus", "-o", "out", *argv])
+
+
+@pytest.mark.parametrize("kind", list(REGISTRY))
+def test_the_cli_passes_only_what_the_user_gave(kind):
+    model = build_model(_args("--model", kind))
+    fresh = REGISTRY[kind].estimator()()
+    differs = {k for k, v in model.get_params().items() if fresh.get_params()[k] != v}
+    assert differs <= {"distributed"}, differs  # every other default is the estimator's own
+
+
+def test_the_cli_help_shows_the_estimators_defaults():
+    help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    defaults = REGISTRY["sbn"].defaults()
+    assert f"SBN model learning rate (default {defaults['learning_rate']:g})" in help_text
+    assert f"(default {defaults['n_samples']})" in help_text
+    assert "(default 0.999)" in help_text and "(default nvil)" in help_text
+
+
+def test_the_readable_preset_and_what_overrides_it():
+    est = docmodel.SBNTopicModel.preset("readable", n_units=8)
+    assert {k: est.get_params()[k] for k in PRESETS["readable"]} == PRESETS["readable"] and est.n_units == 8
+    assert docmodel.SBNTopicModel.preset("readable", prior_logit=-1.0).prior_logit == -1.0
+    with pytest.raises(ModelError, match="unknown preset 'tidy'"):
+        docmodel.SBNTopicModel.preset("tidy")
+    cli = build_model(_args("--preset", "readable", "--prior-logit", "-3"))
+    assert (cli.nonnegative, cli.prior_logit) == (True, -3.0)
+
+
+def test_checkpoints_are_loaded_through_the_registry(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.poisson(1.0, (40, 12))
+    model = REGISTRY["lda"].estimator()(3, max_iter=2).fit(X)
+    loaded = load_model(model.save(tmp_path / "m"))
+    assert type(loaded) is type(model)
+    np.testing.assert_allclose(loaded.transform(X), model.transform(X))
