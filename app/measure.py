@@ -41,6 +41,9 @@ def measure(entry: state.ModelEntry, ds: Dataset, docs: state.EvaluationDocs) ->
     settings = CompareSettings(n_samples=N_SAMPLES, seed=SEED)
     values, per_document = model_figures(entry.model, evaluation_dataset(ds, docs), settings)
     values["label"] = entry.name
+    # The time budget the model was trained with (the Train page's, or the uploaded file's; None:
+    # none), so that the report's settings line and its "used up its time budget" agree.
+    values["budget_seconds"] = getattr(entry.model, "max_seconds", None)
     result = {"figures": values, "per_document": per_document}
     st.session_state[state.EVALUATIONS][entry.name] = result
     return result
@@ -77,7 +80,7 @@ def report(entries: list[state.ModelEntry], ds: Dataset, docs: state.EvaluationD
             "seed": SEED,
             "n_samples": N_SAMPLES,
             "max_minutes": None,
-            "budget_rule": "each model trained in the app with its own settings",
+            "budget_rule": "each model trained in the app with its own settings and time budget",
             "models": [e.name for e, _ in measured],
             "model_settings": {e.name: e.settings for e, _ in measured},
         },

@@ -1,4 +1,5 @@
-"""Small pieces every page uses: error handling at page level, the corpus guard, messages."""
+"""Small pieces every page uses: error handling at page level, the corpus guard, messages, and
+the rule that keeps settings for the session."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ PAGES = {
     "models": "pages/models.py",
 }
 DEMO_OFFERED = "demo_offered"
+
+KEEP = "session"
+"""``persist_state`` of every settings widget (``persist_state=ui.KEEP``, with an explicit key).
+
+Streamlit drops the state of a widget that a run does not draw, so without it every setting went
+back to its default when the user visited another page and came back. With ``"session"`` the
+value is kept for the whole session, on the page and off it. Widgets whose options change (a
+model removed, another file's columns) fall back to their default when the kept value is no
+longer an option. File uploaders cannot be kept (the browser holds the file): the Corpus page
+keeps its staged copy instead."""
 
 
 @contextmanager
@@ -85,6 +96,22 @@ def require_models(kind: str | None = None, what: str = "models"):
         st.page_link(PAGES["train"], label="Go to Train", icon=":material/model_training:")
         st.stop()
     return found
+
+
+def select_new_options(key: str, options: list[str]) -> None:
+    """Before drawing the multiselect ``key`` (kept with :data:`KEEP`, no ``default``): select
+    all ``options`` the first time, and afterwards add the options that are new since the last
+    run (a model trained meanwhile) to the user's choice, dropping those that are gone."""
+    seen_key = f"{key}_seen"
+    seen = st.session_state.get(seen_key)
+    chosen = st.session_state.get(key)
+    if seen is None or chosen is None:
+        wanted = list(options)
+    else:
+        wanted = [o for o in chosen if o in options] + [o for o in options if o not in seen and o not in chosen]
+    if chosen != wanted:
+        st.session_state[key] = wanted
+    st.session_state[seen_key] = list(options)
 
 
 def fmt_seconds(seconds: float | None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from docmodel.checkpoint import atomic_write_bytes
-from docmodel.models import VARIANTS
+from docmodel.models import REGISTRY, VARIANTS
 from docmodel.topwords import rule_note
 
 # (key, title, which direction is better; None: shown, not ranked)
@@ -31,6 +31,11 @@ FIGURES = (
     ("train_seconds", "Training time (s)", None),
     ("epochs", "Epochs (SBN) / iterations (LDA)", None),
     ("stopped", "Training stopped by", None),
+)
+NUMBERING_NOTE = (
+    "Units are numbered from 0, as the app, `docmodel topics` and the CSV exports ("
+    + ", ".join(f"`{kind.export_prefix}0`" for kind in REGISTRY.values())
+    + ", ...) number them."
 )
 # The figures the reading ranks, in order.
 RANKED = ("perplexity_bound", "perplexity_is", "perplexity_completion", "npmi", "diversity", "label_accuracy")
@@ -153,8 +158,9 @@ def reading(report: dict, per_document: dict | None = None) -> list[str]:
     out.extend(_document_level(report, per_document))
     for name, fig in models.items():
         if fig.get("stopped") == "time_budget":
+            budget = fig.get("budget_seconds") or fig["train_seconds"]
             out.append(
-                f"{_label(report, name)} used up its time budget ({fig['train_seconds']:.0f} s) before its own "
+                f"{_label(report, name)} used up its time budget ({budget:.0f} s) before its own "
                 "stopping rule ended training: it may be under-trained, and a longer run may change the ranking."
             )
     n_test = report.get("corpus", {}).get("n_docs_test")
@@ -177,10 +183,14 @@ def _document_level(report: dict, per_document: dict | None) -> list[str]:
     ]
 
 
+def _kind(name: str, fig: dict) -> str | None:
+    """The model kind of a report entry (older reports name it only through the compare variant)."""
+    return fig.get("kind") or (VARIANTS[name][1].kind if name in VARIANTS else None)
+
+
 def _scatter_pair(report: dict) -> tuple[str, str] | None:
     """The first model of the report against the first of another kind (SBN (NVIL) against LDA)."""
-    kinds = {name: fig.get("kind") or (VARIANTS[name][1].kind if name in VARIANTS else None)
-             for name, fig in report["models"].items()}
+    kinds = {name: _kind(name, fig) for name, fig in report["models"].items()}
     names = [name for name, kind in kinds.items() if kind is not None]
     other = [n for n in names if kinds[n] != kinds[names[0]]] if names else []
     return (names[0], other[0]) if other else None
@@ -193,18 +203,34 @@ def _options_line(settings: dict) -> list[str]:
     return [f"Options: {'; '.join(parts)}."] if parts else []
 
 
+def budget_text(report: dict) -> str:
+    """How training time was limited, from the settings and each model's ``budget_seconds``.
+
+    ``docmodel compare --max-minutes`` shares one budget out among the models; the app gives each
+    model the budget the user set for it (its ``max_seconds``; None: none); without either, every
+    model stopped by its own rule. A model that :func:`reading` says used up its budget had one,
+    so the settings line never says "no time budget" beside it.
+    """
+    settings = report["settings"]
+    if settings.get("max_minutes"):
+        return f"{settings['max_minutes']:g} minutes of training in all ({settings['budget_rule']})"
+    budgets = {name: fig.get("budget_seconds") for name, fig in report["models"].items()}
+    if any(budgets.values()):
+        each = ", ".join(f"{_label(report, n)}: {f'{b:g} s' if b else 'none'}" for n, b in budgets.items())
+        return f"a time budget per model ({each})"
+    return "no time budget (each model stopped by its own rule)"
+
+
 def render_markdown(report: dict, per_document: dict | None = None, plots: list[str] = ()) -> str:
     """``report.md``: settings, the figures, the reading, the plots and every unit's top words."""
     corpus, settings = report["corpus"], report["settings"]
-    budget = f"{settings['max_minutes']:g} minutes of training in all" if settings.get("max_minutes") else "no time budget"
     lines = [
         "# Model comparison",
         "",
         f"Corpus: `{corpus.get('path')}`: {corpus['n_docs_train']} training documents "
         f"(+{corpus['n_docs_val']} held out for validation and early stopping), {corpus['n_docs_test']} test "
         f"documents, {corpus['n_words']} words.",
-        f"Every model has {settings['n_units']} latent units; seed {settings['seed']}; {budget} "
-        f"({settings['budget_rule']}).",
+        f"Every model has {settings['n_units']} latent units; seed {settings['seed']}; {budget_text(report)}.",
         *_options_line(settings),
         "",
         "## Figures",
@@ -220,11 +246,13 @@ def render_markdown(report: dict, per_document: dict | None = None, plots: list[
     ]
     if plots:
         lines += ["## Plots", ""] + [f"![{Path(p).stem.replace('_', ' ')}]({Path(p).name})" for p in plots] + [""]
-    lines += ["## Top words", "", rule_note(), ""]
+    lines += ["## Top words", "", rule_note() + " " + NUMBERING_NOTE, ""]
     for name, fig in report["models"].items():
         lines += [f"### {_label(report, name)}", ""]
+        kind = _kind(name, fig)
+        unit = REGISTRY[kind].unit_name if kind in REGISTRY else "unit"
         for k, (words, npmi) in enumerate(zip(fig["top_words"], fig["npmi_per_unit"])):
-            lines.append(f"{k + 1}. (NPMI {npmi:.3f}) {' '.join(words)}")
+            lines.append(f"- {unit} {k} (NPMI {npmi:.3f}): {' '.join(words)}")
         lines.append("")
     return "\n".join(lines)
 
@@ -288,7 +316,7 @@ def plot_npmi(report: dict, path: Path) -> None:
         values = np.sort(np.asarray(figs["npmi_per_unit"], dtype=float))[::-1]
         line = ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=_label(report, name))[0]
         ax.axhline(figs["npmi"], color=line.get_color(), linestyle="--", linewidth=1)
-    ax.set_xlabel("unit (sorted by NPMI)")
+    ax.set_xlabel("rank of the unit by NPMI (1: most coherent; not the unit's number)")
     ax.set_ylabel("NPMI of the top 10 words")
     ax.set_title("Coherence per unit (dashed: mean)")
     ax.legend()

@@ -81,7 +81,7 @@ def curves(entries) -> None:
     if not rows:
         st.caption("No training curves recorded (models loaded from files without history).")
         return
-    x = st.radio("Horizontal axis", ("seconds", "epoch"), horizontal=True, key="curve_axis")
+    x = st.radio("Horizontal axis", ("seconds", "epoch"), horizontal=True, key="curve_axis", persist_state=ui.KEEP)
     st.altair_chart(charts.training_curves(pd.DataFrame(rows), x=x), width="stretch")
 
 
@@ -111,9 +111,9 @@ def scatter(entries, docs) -> None:
     # The first model against the first of another kind (an SBN against LDA), else the next one.
     other = [i for i, e in enumerate(entries) if e.kind != entries[0].kind]
     c1, c2 = st.columns(2)
-    x_name = c1.selectbox("Horizontal", names, index=0, key="scatter_x")
+    x_name = c1.selectbox("Horizontal", names, index=0, key="scatter_x", persist_state=ui.KEEP)
     y_default = other[0] if other else min(1, len(names) - 1)
-    y_name = c2.selectbox("Vertical", names, index=y_default, key="scatter_y")
+    y_name = c2.selectbox("Vertical", names, index=y_default, key="scatter_y", persist_state=ui.KEEP)
     per_x = measure.figures(state.models()[x_name])["per_document"]
     per_y = measure.figures(state.models()[y_name])["per_document"]
     a = pd.DataFrame({"doc": per_x["doc_index"], "x": per_x["doc_perplexity_bound"]})
@@ -139,7 +139,7 @@ def scatter(entries, docs) -> None:
     labels = {int(r.doc): f"{corpus.doc_ids[int(r.doc)]}: {x_name} {r.x:,.0f} vs {y_name} {r.y:,.0f}"
               for r in gap.itertuples()}
     chosen = c1.selectbox("Or open one of the documents where the two disagree most", list(labels),
-                          key="scatter_pick", format_func=labels.get)
+                          key="scatter_pick", persist_state=ui.KEEP, format_func=labels.__getitem__)
     c2.write("")
     if c2.button("Open in Explore", key="scatter_open", disabled=chosen is None):
         open_in_explore(docs.split, docs.positions[chosen])
@@ -179,7 +179,8 @@ st.caption(
     "perplexity exp(-mean log p(x)/L), natural logarithms, lower is better; coherence and diversity higher is better."
 )
 with ui.page_errors("measuring the models"):
-    names = st.multiselect("Models", [e.name for e in usable], default=[e.name for e in usable], key="compare_models")
+    ui.select_new_options("compare_models", [e.name for e in usable])
+    names = st.multiselect("Models", [e.name for e in usable], key="compare_models", persist_state=ui.KEEP)
     chosen = [state.models()[n] for n in names]
     if not chosen:
         st.info("Choose at least one model.")

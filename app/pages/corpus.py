@@ -15,33 +15,39 @@ SOURCES = ("Demo corpus", "Upload files", "Prepared corpus folder")
 AUTO = "(automatic)"
 UPLOAD_KEY = "corpus_upload"
 STAGED = "staged_upload"
+KEPT = "staged_upload_kept"
 
 
 def preprocessing_options():
     """The preprocessing widgets -> PrepareOptions (raises CorpusError on a bad value)."""
     c1, c2, c3 = st.columns(3)
     with c1:
-        stop = st.checkbox("Remove English stop words", value=True, key="opt_stopwords")
-        extra = st.text_input("More stop words", key="opt_extra", placeholder="e.g. said, would, also",
+        stop = st.checkbox("Remove English stop words", value=True, key="opt_stopwords", persist_state=ui.KEEP)
+        extra = st.text_input("More stop words",
+                              key="opt_extra", persist_state=ui.KEEP, placeholder="e.g. said, would, also",
                               help="Words separated by commas or spaces.")
-        stem = st.checkbox("Stem words (Snowball)", value=False, key="opt_stem")
-        bigrams = st.checkbox("Join frequent word pairs (bigrams)", value=False, key="opt_bigrams")
-        headers = st.checkbox("Strip e-mail/news headers", value=False, key="opt_headers",
+        stem = st.checkbox("Stem words (Snowball)", value=False, key="opt_stem", persist_state=ui.KEEP)
+        bigrams = st.checkbox("Join frequent word pairs (bigrams)", value=False,
+                              key="opt_bigrams", persist_state=ui.KEEP)
+        headers = st.checkbox("Strip e-mail/news headers", value=False, key="opt_headers", persist_state=ui.KEEP,
                               help="Removes a leading block of 'Name: value' lines.")
     with c2:
-        min_df = st.number_input("Min. documents per word", 1, 1000, 2, key="opt_min_df",
+        min_df = st.number_input("Min. documents per word", 1, 1000, 2, key="opt_min_df", persist_state=ui.KEEP,
                                  help="Words in fewer training documents are dropped.")
-        max_df = st.slider("Max. fraction of documents per word", 0.05, 1.0, 0.95, 0.05, key="opt_max_df",
+        max_df = st.slider("Max. fraction of documents per word", 0.05, 1.0, 0.95, 0.05,
+                           key="opt_max_df", persist_state=ui.KEEP,
                            help="Words in a larger share of training documents are dropped.")
-        max_words = st.number_input("Vocabulary size", 0, 100_000, 2000, 500, key="opt_max_words",
+        max_words = st.number_input("Vocabulary size", 0, 100_000, 2000, 500,
+                                    key="opt_max_words", persist_state=ui.KEEP,
                                     help="The most frequent words are kept; 0 keeps all.")
     with c3:
         own_split = st.checkbox("Use the source's own train/test folders when it has them", value=False,
-                                key="opt_own_split",
+                                key="opt_own_split", persist_state=ui.KEEP,
                                 help="E.g. 20news-bydate-train / -test in the 20 Newsgroups tarball; a source without them is split at random, 20 % for testing.")
-        test_fraction = st.slider("Test fraction", 0.0, 0.5, 0.2, 0.05, key="opt_test_fraction",
+        test_fraction = st.slider("Test fraction", 0.0, 0.5, 0.2, 0.05,
+                                  key="opt_test_fraction", persist_state=ui.KEEP,
                                   help="Share of the documents held out (at random) for evaluation.")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="opt_seed")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="opt_seed", persist_state=ui.KEEP)
     options = settings.prepare_options(
         stopwords=stop, extra_stopwords=extra, stem=stem, bigrams=bigrams, strip_headers=headers,
         min_df=min_df, max_df=max_df, max_words=max_words, test_fraction=test_fraction, seed=seed,
@@ -64,15 +70,21 @@ def demo_input() -> None:
     )
 
 
-def staged_upload(files) -> uploads.StagedUpload | None:
-    """The session's staged copy of the files in the upload widget (written once per upload)."""
-    if not files:
-        cached = st.session_state.pop(STAGED, None)
-        if cached is not None:
-            shutil.rmtree(cached[2], ignore_errors=True)
-        return None
-    signature = tuple((f.file_id, f.name, f.size) for f in files)
+def staged_upload(files, came_back: bool) -> uploads.StagedUpload | None:
+    """The session's staged copy of the files in the upload widget (written once per upload).
+
+    The browser forgets the files of an upload widget its page stopped drawing; ``came_back``
+    (the widget is drawn afresh: the user visited another page or source and came back) keeps
+    the staged copy in use until the user uploads other files or forgets it."""
     cached = st.session_state.get(STAGED)
+    if not files:
+        if cached is not None and not isinstance(cached[1], str) and (came_back or st.session_state.get(KEPT)):
+            st.session_state[KEPT] = True
+            return cached[1]
+        forget_upload()
+        return None
+    st.session_state.pop(KEPT, None)
+    signature = tuple((f.file_id, f.name, f.size) for f in files)
     if cached is not None and cached[0] == signature:
         if isinstance(cached[1], str):
             raise CorpusError(cached[1])
@@ -90,30 +102,46 @@ def staged_upload(files) -> uploads.StagedUpload | None:
     return staged
 
 
+def forget_upload() -> None:
+    """Drop the staged copy of the last upload and its files."""
+    st.session_state.pop(KEPT, None)
+    cached = st.session_state.pop(STAGED, None)
+    if cached is not None:
+        shutil.rmtree(cached[2], ignore_errors=True)
+
+
 def upload_input() -> tuple[uploads.StagedUpload | None, dict]:
     """The upload widget and, for tables, the column pickers."""
+    came_back = UPLOAD_KEY not in st.session_state
     files = st.file_uploader(
         "Documents", accept_multiple_files=True, key=UPLOAD_KEY,
         help=f"Upload {uploads.SUPPORTED}.",
     )
     st.caption(f"Accepted: {uploads.SUPPORTED}. Up to {st.get_option('server.maxUploadSize')} MB in all.")
-    staged = staged_upload(files)
+    staged = staged_upload(files, came_back)
     if staged is None:
         return None, {}
-    st.write(f"Uploaded: {staged.describe()}.")
+    if st.session_state.get(KEPT):
+        c1, c2 = st.columns([4, 1])
+        c1.write(f"Still uploaded from before: {staged.describe()}. Upload files above to replace it.")
+        if c2.button("Forget this upload", key="forget_upload", icon=":material/delete:"):
+            forget_upload()
+            st.rerun()
+    else:
+        st.write(f"Uploaded: {staged.describe()}.")
     columns = {}
     if staged.kind == "lines":
         whole = st.radio("This text file holds", ("one document per line", "one document"),
-                         horizontal=True, key="upload_lines_mode")
+                         horizontal=True, key="upload_lines_mode", persist_state=ui.KEEP)
         if whole == "one document":
             staged = uploads.as_single_document(staged)
     if staged.is_table:
         c1, c2, c3 = st.columns(3)
         choices = (AUTO, *staged.columns)
-        text = c1.selectbox("Text column", choices, key="upload_text_column")
-        label = c2.selectbox("Label column", choices, key="upload_label_column",
+        text = c1.selectbox("Text column", choices, key="upload_text_column", persist_state=ui.KEEP)
+        label = c2.selectbox("Label column", choices, key="upload_label_column", persist_state=ui.KEEP,
                              help="Optional: a class per document (used for label accuracy).")
-        doc_id = c3.selectbox("Id column", choices, key="upload_id_column")
+        doc_id = c3.selectbox("Id column", choices, key="upload_id_column", persist_state=ui.KEEP)
         columns = {
             "text_column": None if text == AUTO else text,
             "label_column": None if label == AUTO else label,
@@ -126,13 +154,13 @@ def upload_input() -> tuple[uploads.StagedUpload | None, dict]:
 
 def folder_input() -> str:
     path = st.text_input("Folder written by 'docmodel prepare' (on the machine running the app)",
-                         key="prepared_path", placeholder="runs/corpus")
+                         key="prepared_path", persist_state=ui.KEEP, placeholder="runs/corpus")
     st.caption("A prepared corpus keeps its own preprocessing; the options do not apply.")
     return path.strip()
 
 
 def source_panel() -> None:
-    source = st.radio("Source", SOURCES, horizontal=True, key="corpus_source")
+    source = st.radio("Source", SOURCES, horizontal=True, key="corpus_source", persist_state=ui.KEEP)
     staged, columns, path = None, {}, ""
     if source == SOURCES[0]:
         demo_input()

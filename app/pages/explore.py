@@ -78,7 +78,7 @@ def apply_doc_request(ds) -> None:
 
 def units_grid(sbn, lda, split, corpus, ds) -> None:
     st.session_state.setdefault(RELEVANCE, DEFAULT_RELEVANCE)
-    st.slider("Relevance of the words shown (lambda)", 0.0, 1.0, step=0.1, key=RELEVANCE,
+    st.slider("Relevance of the words shown (lambda)", 0.0, 1.0, step=0.1, key=RELEVANCE, persist_state=ui.KEEP,
               help="1: each unit's most probable words; 0: the words most specific to it. "
               f"{DEFAULT_RELEVANCE:g} (the default) is what docmodel topics prints and the Compare page scores.")
     cols = st.columns(2 if sbn and lda else 1)
@@ -123,7 +123,7 @@ def unit_documents(entry, split, corpus) -> None:
         st.session_state[UNIT] = 0
     names = labels_of(entry)
     kind = model_kind(entry.kind)
-    unit = st.selectbox(kind.unit_name.capitalize(), list(range(n_units)), key=UNIT,
+    unit = st.selectbox(kind.unit_name.capitalize(), list(range(n_units)), key=UNIT, persist_state=ui.KEEP,
                         format_func=lambda k: names[k])
     best = top_documents(weights, unit, n=10)
     what = kind.representation
@@ -142,7 +142,8 @@ def unit_documents(entry, split, corpus) -> None:
 
 
 def search_box(corpus) -> None:
-    query = st.text_input("Find documents by text", key="explore_search", placeholder="words that must all occur")
+    query = st.text_input("Find documents by text",
+                          key="explore_search", persist_state=ui.KEEP, placeholder="words that must all occur")
     if not query.strip():
         return
     hits = text_view.search(corpus.texts, corpus.doc_ids, query, limit=30)
@@ -161,7 +162,8 @@ def document_view(sbn, lda, split, corpus, ds) -> None:
     n_docs = corpus.n_docs
     if st.session_state.get(DOC, 0) >= n_docs:
         st.session_state[DOC] = 0
-    doc = st.selectbox("Document", list(range(n_docs)), key=DOC, format_func=lambda i: corpus.doc_ids[i])
+    doc = st.selectbox("Document", list(range(n_docs)),
+                       key=DOC, persist_state=ui.KEEP, format_func=lambda i: corpus.doc_ids[i])
     x = corpus.X[doc]
     label = f" · label **{ui.md(corpus.labels[doc])}**" if corpus.labels is not None and corpus.labels[doc] else ""
     st.markdown(f"**{ui.md(corpus.doc_ids[doc])}**{label} · {int(x.sum())} tokens in the vocabulary")
@@ -223,12 +225,12 @@ sbns, ldas = state.usable_models("sbn"), state.usable_models("lda")
 with ui.page_errors("exploring the models"):
     apply_doc_request(ds)
     c1, c2, c3 = st.columns(3)
-    sbn_name = c1.selectbox("SBN", [e.name for e in sbns], key="explore_sbn") if sbns else None
-    lda_name = c2.selectbox("LDA", [e.name for e in ldas], key="explore_lda") if ldas else None
+    sbn_name = c1.selectbox("SBN", [e.name for e in sbns], key="explore_sbn", persist_state=ui.KEEP) if sbns else None
+    lda_name = c2.selectbox("LDA", [e.name for e in ldas], key="explore_lda", persist_state=ui.KEEP) if ldas else None
     splits = ["train", "test"] if ds.test is not None else ["train"]
     if st.session_state.get(SPLIT) not in splits:
         st.session_state[SPLIT] = splits[-1]
-    split = c3.radio("Documents from", splits, key=SPLIT, horizontal=True)
+    split = c3.radio("Documents from", splits, key=SPLIT, persist_state=ui.KEEP, horizontal=True)
     sbn = state.models()[sbn_name] if sbn_name else None
     lda = state.models()[lda_name] if lda_name else None
     corpus = state.split_corpus(ds, split)

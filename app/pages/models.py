@@ -56,9 +56,9 @@ def document_csvs() -> None:
         st.caption("Train a model on the current corpus to download document representations.")
         return
     c1, c2 = st.columns(2)
-    name = c1.selectbox("Model", [e.name for e in usable], key="csv_model")
+    name = c1.selectbox("Model", [e.name for e in usable], key="csv_model", persist_state=ui.KEEP)
     splits = ["train", "test"] if ds.test is not None else ["train"]
-    split = c2.radio("Documents", splits, horizontal=True, key="csv_split")
+    split = c2.radio("Documents", splits, horizontal=True, key="csv_split", persist_state=ui.KEEP)
     entry = state.models()[name]
     corpus = state.split_corpus(ds, split)
     weights = state.cached(("doc_unit", entry.name, split), lambda: np.asarray(entry.model.transform(corpus.X)),
@@ -119,7 +119,7 @@ with ui.page_errors("listing the models"):
         st.info("No models yet: train one on the Train page, or load a file above.")
     else:
         model_table()
-        name = st.selectbox("Model", list(state.models()), key="models_pick")
+        name = st.selectbox("Model", list(state.models()), key="models_pick", persist_state=ui.KEEP)
         one_model(state.models()[name])
 with ui.page_errors("preparing the document tables"):
     st.subheader("Document representations")

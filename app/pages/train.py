@@ -53,47 +53,56 @@ def busy() -> bool:
     return False
 
 
-def sbn_form() -> None:
+def sbn_settings() -> None:
+    """The SBN's settings and its Train button (see :func:`lda_settings` for why not a form)."""
     default = REGISTRY["sbn"].defaults()
-    with st.form("sbn_form", border=True):
+    with st.container(border=True, key="sbn_settings"):
         st.markdown("#### Sigmoid belief network")
         st.caption("Binary latent units, inference network, trained with NVIL (Mnih & Gregor 2014) or wake-sleep.")
-        name = st.text_input("Name", key="sbn_name", placeholder="default: sbn-nvil-50")
+        name = st.text_input("Name", key="sbn_name", persist_state=ui.KEEP, placeholder="default: sbn-nvil-50")
         c1, c2 = st.columns(2)
-        layers_text = c1.text_input("Units per layer", str(default["n_units"]), key="sbn_layers",
+        layers_text = c1.text_input("Units per layer", str(default["n_units"]),
+                                    key="sbn_layers", persist_state=ui.KEEP,
                                     help="One number for one layer; '100, 50' for two layers (nearest the words first).")
-        algorithm = c2.selectbox("Algorithm", list(settings.SBN_ALGORITHMS), key="sbn_algorithm")
-        max_epochs = c1.number_input("Max. epochs", 1, 10_000, default["max_epochs"], key="sbn_epochs")
-        max_seconds = c2.number_input("Time budget (s, 0 = none)", 0, 86_400, 60, key="sbn_seconds")
-        lr = c1.number_input("Learning rate", 1e-6, 1.0, default["learning_rate"], format="%g", step=1e-4, key="sbn_lr",
+        algorithm = c2.selectbox("Algorithm", list(settings.SBN_ALGORITHMS),
+                                 key="sbn_algorithm", persist_state=ui.KEEP)
+        max_epochs = c1.number_input("Max. epochs", 1, 10_000, default["max_epochs"],
+                                     key="sbn_epochs", persist_state=ui.KEEP)
+        max_seconds = c2.number_input("Time budget (s, 0 = none)", 0, 86_400, 60,
+                                      key="sbn_seconds", persist_state=ui.KEEP)
+        lr = c1.number_input("Learning rate", 1e-6, 1.0, default["learning_rate"], format="%g", step=1e-4,
+                             key="sbn_lr", persist_state=ui.KEEP,
                              help="Adam; the paper used SGD with 3e-5.")
         enc_lr = c2.number_input("Inference network rate (0 = same)", 0.0, 1.0, 0.0, format="%g", step=1e-4,
-                                 key="sbn_enc_lr")
-        batch = c1.number_input("Batch size (0 = automatic)", 0, 4096, 0, key="sbn_batch",
+                                 key="sbn_enc_lr", persist_state=ui.KEEP)
+        batch = c1.number_input("Batch size (0 = automatic)", 0, 4096, 0, key="sbn_batch", persist_state=ui.KEEP,
                                 help="Automatic: a twentieth of the training documents, between 64 and 512.")
-        patience = c2.number_input("Early-stopping patience (epochs)", 1, 10_000, default["patience"], key="sbn_patience")
-        seed = c1.number_input("Seed", 0, 2**31 - 1, default["random_state"], key="sbn_seed")
+        patience = c2.number_input("Early-stopping patience (epochs)", 1, 10_000, default["patience"],
+                                   key="sbn_patience", persist_state=ui.KEEP)
+        seed = c1.number_input("Seed", 0, 2**31 - 1, default["random_state"], key="sbn_seed", persist_state=ui.KEEP)
         with st.expander("Readable units"):
             st.caption("Options that make units sparse and topic-like, at some cost in perplexity "
                        "(README, \"Readable units\", has the measured trade-off).")
             readable = st.checkbox(
-                "Readable preset", key="sbn_readable",
+                "Readable preset", key="sbn_readable", persist_state=ui.KEEP,
                 help="Units that only add words and a sparse prior ("
                 + ", ".join(f"{k} = {v}" for k, v in PRESETS["readable"].items())
                 + "); overrides the options below.",
             )
             r1, r2 = st.columns(2)
-            background = r1.checkbox("Fixed background", key="sbn_background",
+            background = r1.checkbox("Fixed background", key="sbn_background", persist_state=ui.KEEP,
                                      help="Keep the word bias at the corpus' log word frequencies: units model "
                                      "deviations from them (SAGE).")
-            weight_l1 = r2.number_input("L1 on unit-word weights", 0.0, 1000.0, 0.0, step=1.0, key="sbn_l1",
+            weight_l1 = r2.number_input("L1 on unit-word weights", 0.0, 1000.0, 0.0, step=1.0,
+                                        key="sbn_l1", persist_state=ui.KEEP,
                                         help="Laplace prior on U: about the number of documents of evidence a word "
                                         "needs before a unit takes it. 0: off.")
-            nonnegative = r1.checkbox("Units only add words", key="sbn_nonnegative",
+            nonnegative = r1.checkbox("Units only add words", key="sbn_nonnegative", persist_state=ui.KEEP,
                                       help="Unit-word weights U >= 0.")
-            prior = r2.number_input("Fixed prior logit (0 = learned)", -10.0, 0.0, 0.0, step=0.5, key="sbn_prior",
+            prior = r2.number_input("Fixed prior logit (0 = learned)", -10.0, 0.0, 0.0, step=0.5,
+                                    key="sbn_prior", persist_state=ui.KEEP,
                                     help="E.g. -2: each unit on in about 12% of documents a priori (a sparse prior).")
-        submitted = st.form_submit_button("Train SBN", type="primary")
+        submitted = st.button("Train SBN", type="primary", key="train_sbn")
     if submitted and not busy():
         with ui.page_errors("starting the SBN"):
             layers = settings.parse_layers(layers_text)
@@ -121,21 +130,31 @@ def sbn_form() -> None:
             start(chosen, estimator, run_settings, max_epochs, max_seconds)
 
 
-def lda_form() -> None:
+def lda_settings() -> None:
+    """LDA's settings and its Train button.
+
+    Plain widgets in a bordered box rather than an ``st.form``: a form sends its values only when
+    submitted, so Enter in any field (the Name, say) started training with whatever the form held,
+    and values typed but not yet submitted were lost on a visit to another page. Here each value
+    reaches the session as it is entered, is kept for the session (:data:`app.ui.KEEP`), and only
+    the button starts a run."""
     default = REGISTRY["lda"].defaults()
-    with st.form("lda_form", border=True):
+    with st.container(border=True, key="lda_settings"):
         st.markdown("#### Latent Dirichlet allocation")
         st.caption("scikit-learn's variational Bayes (Hoffman, Blei & Bach 2010), for comparison.")
-        name = st.text_input("Name", key="lda_name", placeholder="default: lda-batch-50")
+        name = st.text_input("Name", key="lda_name", persist_state=ui.KEEP, placeholder="default: lda-batch-50")
         c1, c2 = st.columns(2)
-        n_units = c1.number_input("Topics", 1, 2000, default["n_units"], key="lda_units")
-        method = c2.selectbox("Learning method", list(settings.LDA_METHODS), key="lda_method")
-        max_iter = c1.number_input("Max. iterations (passes)", 1, 10_000, default["max_iter"], key="lda_iter")
-        max_seconds = c2.number_input("Time budget (s, 0 = none)", 0, 86_400, 60, key="lda_seconds")
-        patience = c2.number_input("Early-stopping patience (0 = none)", 0, 10_000, CompareSettings.lda_patience, key="lda_patience",
+        n_units = c1.number_input("Topics", 1, 2000, default["n_units"], key="lda_units", persist_state=ui.KEEP)
+        method = c2.selectbox("Learning method", list(settings.LDA_METHODS), key="lda_method", persist_state=ui.KEEP)
+        max_iter = c1.number_input("Max. iterations (passes)", 1, 10_000, default["max_iter"],
+                                   key="lda_iter", persist_state=ui.KEEP)
+        max_seconds = c2.number_input("Time budget (s, 0 = none)", 0, 86_400, 60,
+                                      key="lda_seconds", persist_state=ui.KEEP)
+        patience = c2.number_input("Early-stopping patience (0 = none)", 0, 10_000, CompareSettings.lda_patience,
+                                   key="lda_patience", persist_state=ui.KEEP,
                                    help="Stop after this many iterations without a better validation bound.")
-        seed = c1.number_input("Seed", 0, 2**31 - 1, default["random_state"], key="lda_seed")
-        submitted = st.form_submit_button("Train LDA", type="primary")
+        seed = c1.number_input("Seed", 0, 2**31 - 1, default["random_state"], key="lda_seed", persist_state=ui.KEEP)
+        submitted = st.button("Train LDA", type="primary", key="train_lda")
     if submitted and not busy():
         with ui.page_errors("starting LDA"):
             learning = settings.LDA_METHODS[method]
@@ -229,9 +248,9 @@ st.caption(
 )
 left, right = st.columns(2)
 with left:
-    sbn_form()
+    sbn_settings()
 with right:
-    lda_form()
+    lda_settings()
 
 run = st.session_state.get(state.TRAINING)
 active = run is not None and not run.finished

@@ -3,13 +3,15 @@
 The app's settings (upload limit, XSRF protection, no usage statistics, headless) are passed on
 the command line as well as kept in ``.streamlit/config.toml``, so they hold whatever directory
 the command is started from. Streamlit itself is not imported here: ``docmodel`` never imports
-the app's layer.
+the app's layer. Stopping the command (Ctrl-C, SIGTERM, SIGHUP) stops the server with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -65,13 +67,55 @@ def command(port: int, address: str, max_upload_mb: int = 200) -> list[str]:
             f"--server.address={address}", *flags]
 
 
+# Signals that stop the command besides SIGINT (which Python already raises as KeyboardInterrupt);
+# a platform without one (SIGHUP on Windows) simply has nothing to handle.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class _Stopped(Exception):
+    """Raised in the waiting parent by a stop signal; ``signum`` is its number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    # Ignore a second signal from now on: it must not interrupt the clean-up the first one starts.
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    raise _Stopped(signum)
+
+
+@contextlib.contextmanager
+def _stop_signals_raise():
+    """Within the block SIGTERM and SIGHUP raise ``_Stopped``; the previous handlers come back after."""
+    previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run(args) -> int:
     cmd = command(args.port, args.address, args.max_upload_mb)
     root = app_script().parents[1]
     host = "localhost" if args.address in ("127.0.0.1", "0.0.0.0") else args.address
     print(f"docmodel app: serving on http://{host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    # Streamlit runs as a child, not by exec (os.execv is no real exec on Windows: the parent would
+    # exit at once), so a stop signal to this process must end the child too; by default SIGTERM
+    # and SIGHUP killed only the parent and left the server running. Turning them into an exception
+    # is enough: subprocess.call kills and reaps its child when anything is raised while it waits,
+    # as it already did for SIGINT's KeyboardInterrupt (after a short wait for a child that got the
+    # terminal's SIGINT too). The kill skips Streamlit's clean shutdown, which loses nothing: the
+    # server keeps its sessions and training threads (daemons) in memory only.
     try:
-        return subprocess.call(cmd, cwd=root, env=env)
+        with _stop_signals_raise():
+            return subprocess.call(cmd, cwd=root, env=env)
+    except _Stopped as stop:
+        print(f"docmodel app: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
+        return 128 + stop.signum
     except KeyboardInterrupt:
         return 130

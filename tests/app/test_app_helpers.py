@@ -150,6 +150,8 @@ def test_checkpoint_round_trip_and_tables(lda_model):
     np.testing.assert_allclose(table[["topic_0", "topic_1"]].sum(axis=1), 1.0, rtol=1e-6)
     top = exports.top_words_table(model, 3)
     assert list(top.columns) == ["unit", "word_1", "word_2", "word_3"] and len(top) == 2
+    # Units numbered from 0, as the app, the report and docmodel topics number them.
+    assert list(top["unit"]) == [0, 1] and list(top.iloc[1, 1:]) == model.top_words(3)[1]
 
 
 class Payload:
@@ -243,6 +245,30 @@ def test_progress_estimates_the_rest_from_the_fraction():
     gate.set()
     run.join(10)
     assert run.snapshot().status == DONE
+
+
+# ---- settings kept across pages ------------------------------------------------------------------
+INPUTS = {"text_input", "text_area", "number_input", "checkbox", "toggle", "selectbox", "multiselect", "radio",
+          "slider", "select_slider", "date_input", "time_input", "color_picker"}
+
+
+def test_every_settings_widget_of_the_pages_is_kept_for_the_session():
+    """Each input widget the pages draw passes ``persist_state=ui.KEEP``, those only some runs
+    draw (an uploaded table's column pickers, a prepared folder's path) included; the page tests
+    check that the values are kept."""
+    import ast
+
+    from tests.conftest import ROOT
+
+    found, missing = 0, []
+    for path in sorted((ROOT / "app" / "pages").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in INPUTS:
+                found += 1
+                keep = {k.arg: ast.unparse(k.value) for k in node.keywords}.get("persist_state")
+                if keep != "ui.KEEP":
+                    missing.append(f"{path.name}:{node.lineno} {node.func.attr}")
+    assert found > 40 and not missing, missing
 
 
 # ---- display -----------------------------------------------------------------------------------

@@ -3,59 +3,25 @@ small SBN and LDA, read the comparison, explore a unit and a document, download 
 that a second browser session sees none of it. Screenshots of every page go to test-artifacts/
 and docs/screenshots/ (the README links those).
 
-Runs Streamlit as a subprocess on a free local port and drives Debian's chromium with
-Playwright's sync API (Playwright's own browser download is not used).
+The harness (the app as a subprocess, Debian's chromium through Playwright) is in ``browser.py``
+and ``conftest.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
-import re
-import shutil
-import socket
-import subprocess
-import sys
 import tarfile
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, shared_path
+from tests.app.browser import WAIT, WIDTH, choose, goto_page, idle, screenshot, train
+from tests.conftest import shared_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path(os.environ.get("DOCMODEL_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync",
-]
-ARTIFACTS = ROOT / "test-artifacts"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-WIDTH = 1400
 N_POSTS, PER_GROUP = 300, 15
-WAIT = 60_000  # ms
-
-
-def need_chromium() -> None:
-    """Skip without chromium or Playwright, unless DOCMODEL_REQUIRE_SHARED_DATA makes it a failure."""
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"chromium not found at {CHROMIUM} (install Debian's chromium: make browser)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is not installed (pip install -e '.[test]')"
-    if reason is None:
-        return
-    if os.environ.get("DOCMODEL_REQUIRE_SHARED_DATA"):
-        pytest.fail(reason + "; DOCMODEL_REQUIRE_SHARED_DATA is set, so this is a failure")
-    pytest.skip(reason)
 
 
 def newsgroup_csv() -> bytes:
@@ -83,134 +49,6 @@ def newsgroup_csv() -> bytes:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode("utf-8")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_app(log_path: Path, *options: str):
-    """Start the app on a free local port with extra ``--name=value`` options; yield its URL and
-    process, and always stop it at the end."""
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-        f"--server.port={port}", "--server.address=127.0.0.1", "--server.headless=true",
-        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none", *options,
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the app did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.3)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-
-
-@pytest.fixture
-def server(tmp_path):
-    """The app on a free local port; always stopped at the end."""
-    log_path = tmp_path / "streamlit.log"
-    try:
-        with running_app(log_path) as (url, _):
-            yield url
-    finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copyfile(log_path, ARTIFACTS / "streamlit.log")
-
-
-@pytest.fixture
-def browser():
-    need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-# ---- helpers -------------------------------------------------------------------------------
-def idle(page, timeout: float = WAIT) -> None:
-    """Wait until the app has finished its current run (no 'running' indicator)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
-    )
-    page.wait_for_timeout(200)
-
-
-def goto_page(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
-    page.locator("h1", has_text=title).wait_for(timeout=WAIT)
-    idle(page)
-
-
-def screenshot(page, name: str, wait_idle: bool = True) -> None:
-    """A full-page screenshot (the app scrolls inside its main block, so grow the viewport)."""
-    if wait_idle:
-        idle(page)
-    height = page.evaluate(
-        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-        " return Math.max(m ? m.scrollHeight : 0, 900); }"
-    )
-    page.set_viewport_size({"width": WIDTH, "height": int(height) + 40})
-    page.wait_for_timeout(1200)  # charts re-lay out at the new size
-    ARTIFACTS.mkdir(exist_ok=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    shutil.copyfile(ARTIFACTS / f"{name}.png", SCREENSHOTS / f"{name}.png")
-    page.set_viewport_size({"width": WIDTH, "height": 900})
-
-
-def set_number(page, label: str, value, form=None) -> None:
-    scope = form if form is not None else page
-    box = scope.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Tab")
-
-
-def choose(page, label: str, option_text: str) -> None:
-    """Pick an option of a selectbox by typing part of it."""
-    box = page.locator('[data-testid="stSelectbox"]', has_text=label).first
-    box.click()
-    page.keyboard.type(option_text)
-    page.get_by_role("option").filter(has_text=option_text).first.click()
-    idle(page)
-
-
-def train(page, form_title: str, fields: dict, button: str, name: str, shot: str | None = None) -> None:
-    form = page.locator('[data-testid="stForm"]', has_text=form_title)
-    for label, value in fields.items():
-        set_number(page, label, value, form)
-    form.get_by_role("button", name=button).click()
-    if shot:  # the live progress: bar, time left, validation curve
-        page.get_by_text(re.compile(r"· epoch ([3-9]|\d\d+) ·")).wait_for(timeout=WAIT)
-        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=WAIT)
-        screenshot(page, shot, wait_idle=False)
-    page.get_by_text(f"Model {name} is trained").wait_for(timeout=120_000)
-    idle(page)
 
 
 # ---- the test -------------------------------------------------------------------------------
@@ -256,10 +94,10 @@ def test_upload_train_compare_explore_download(news_csv, browser, server, tmp_pa
 
     # Train: a small SBN and LDA, a few seconds each.
     goto_page(page, "Train")
-    train(page, "Sigmoid belief network",
+    train(page, "sbn_settings",
           {"Units per layer": 20, "Max. epochs": 200, "Time budget (s, 0 = none)": 15}, "Train SBN",
           "sbn-nvil-20", shot="train-progress")
-    train(page, "Latent Dirichlet allocation",
+    train(page, "lda_settings",
           {"Topics": 20, "Max. iterations (passes)": 30, "Time budget (s, 0 = none)": 6}, "Train LDA",
           "lda-batch-20")
     screenshot(page, "train")

@@ -9,7 +9,7 @@ At the end every session must show its own markers and none of the others' (in i
 sidebar and its model's top words), and the server's resident memory, sampled from
 /proc/PID/status all along, must stay under a generous bound.
 
-Browser helpers come from ``test_browser_e2e.py``; the server is started here because it needs
+Browser helpers come from ``browser.py``; the server is started here because it needs
 the smaller upload limit and its process id.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.app.test_browser_e2e import (
+from tests.app.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     WAIT,
@@ -31,6 +31,7 @@ from tests.app.test_browser_e2e import (
     need_chromium,
     running_app,
     set_number,
+    settings_box,
 )
 from tests.time_limit import time_limit
 
@@ -100,12 +101,12 @@ def upload(page, name: str, data: bytes) -> None:
 
 def start_training(page) -> None:
     """A small SBN that trains for its whole time budget, so that all sessions train at once."""
-    form = page.locator('[data-testid="stForm"]', has_text="Sigmoid belief network")
+    box = settings_box(page, "sbn_settings")
     fields = {"Units per layer": 4, "Max. epochs": 3000, "Time budget (s, 0 = none)": TRAIN_SECONDS,
               "Early-stopping patience (epochs)": 3000}
     for label, value in fields.items():
-        set_number(page, label, value, form)
-    form.get_by_role("button", name="Train SBN").click()
+        set_number(page, label, value, box)
+    box.get_by_role("button", name="Train SBN").click()
 
 
 def top_words_csv(page, tmp_path: Path, session: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -125,6 +126,50 @@ def test_markdown_report(compared):
         assert sentence in text
     assert f"{report['models']['lda']['perplexity_bound']:.1f}" in text
     assert " ".join(report["models"]["lda"]["top_words"][0]) in text
+    # No --max-minutes and no model with a budget of its own: the settings line says so, and
+    # no model can have used one up.
+    assert "no time budget (each model stopped by its own rule)." in text
+    assert "used up its time budget" not in text
+
+
+def test_report_numbers_units_as_docmodel_topics_does(compared, capsys):
+    """One numbering everywhere: the report's unit k is the k that ``docmodel topics`` (and the
+    app, and the CSV exports) print, counted from 0."""
+    root, report = compared
+    text = (root / "report" / "report.md").read_text()
+    assert "Units are numbered from 0" in text
+    for name, unit in (("sbn_nvil", "unit"), ("lda", "topic")):
+        section = text.split(f"### {report['models'][name]['label']}\n", 1)[1].split("###", 1)[0]
+        lines = re.findall(rf"^- {unit} (\d+) \(NPMI [^)]*\): (.*)$", section, flags=re.M)
+        in_report = {int(number): words.split() for number, words in lines}
+        capsys.readouterr()
+        assert main(["topics", str(root / "report" / "models" / name), "--top", "10"]) == 0
+        printed = {int(line.split()[0]): line.split("  (on in")[0].split()[1:]
+                   for line in capsys.readouterr().out.splitlines() if not line.startswith("#")}
+        assert in_report == printed and min(printed) == 0 and len(printed) == N_BLOCKS
+
+
+def test_budget_wording_agrees_with_the_settings():
+    """The settings line and the reading never contradict each other on time budgets, whether
+    the budget was shared out by compare, set per model (the app) or absent."""
+    from docmodel.report import budget_text
+
+    def report(max_minutes=None, **models):
+        return {"settings": {"max_minutes": max_minutes, "budget_rule": "equal share"},
+                "models": {name: {"label": name, "train_seconds": 59.6, **fig} for name, fig in models.items()},
+                "corpus": {}}
+
+    per_model = report(sbn={"budget_seconds": 60.0, "stopped": "time_budget"},
+                       lda={"budget_seconds": None, "stopped": "early_stopping"})
+    assert budget_text(per_model) == "a time budget per model (sbn: 60 s, lda: none)"
+    assert "sbn used up its time budget (60 s)" in " ".join(reading(per_model))
+    assert "lda used up" not in " ".join(reading(per_model))
+    shared = report(2.0, sbn={"budget_seconds": 80.0, "stopped": "time_budget"})
+    assert budget_text(shared) == "2 minutes of training in all (equal share)"
+    assert "sbn used up its time budget (80 s)" in " ".join(reading(shared))
+    none = report(sbn={"budget_seconds": None, "stopped": "max_epochs"}, lda={"stopped": "early_stopping"})
+    assert budget_text(none) == "no time budget (each model stopped by its own rule)"
+    assert not any("time budget" in sentence for sentence in reading(none))
 
 
 def test_reading_names_winners_and_margins():

@@ -1,5 +1,6 @@
 """Helpers for the AppTest page tests: a tiny planted corpus, and the steps a user takes (start a
-session, upload, prepare, train) run through Streamlit's AppTest with no exception allowed."""
+session, upload, prepare, train) run through Streamlit's AppTest with no exception allowed, and
+the check that every setting of a page is kept when the user visits another page and comes back."""
 
 from __future__ import annotations
 
@@ -90,3 +91,66 @@ def train_both(at: AppTest) -> AppTest:
     train(at, "LDA", lda_units=3, lda_iter=5, lda_seconds=0)
     assert set(at.session_state["models"]) == {"sbn-nvil-4", "lda-batch-3"}
     return at
+
+
+# ---- settings kept across pages ---------------------------------------------------------------
+SETTINGS = ("number_input", "text_input", "checkbox", "selectbox", "multiselect", "radio", "slider")
+
+
+def settings(at: AppTest, skip=()) -> dict:
+    """``key -> value`` of every keyed settings widget the page shows."""
+    return {w.key: w.value for kind in SETTINGS for w in at.get(kind) if w.key and w.key not in skip}
+
+
+def _other_value(w):
+    """A valid value other than the widget's current one, or None when it has no other."""
+    if w.type in ("number_input", "slider"):
+        up = w.value + w.step
+        return up if w.max is None or up <= w.max else w.value - w.step
+    if w.type == "text_input":
+        return (w.value or "") + "7"
+    if w.type == "checkbox":
+        return not w.value
+    if w.type == "multiselect":
+        if len(w.options) < 2:
+            return None
+        return w.value[:-1] if len(w.value) > 1 else [o for o in w.options if o not in w.value][:1]
+    if len(w.options) < 2:  # selectbox, radio
+        return None
+    return (w.index + 1) % len(w.options)
+
+
+def change_settings(at: AppTest, skip=()) -> set[str]:
+    """Give every keyed settings widget the page shows another valid value, in one run; returns
+    the keys changed (a choice with a single option cannot change)."""
+    changed = set()
+    for kind in SETTINGS:
+        for w in at.get(kind):
+            if not w.key or w.key in skip or (new := _other_value(w)) is None:
+                continue
+            if w.type == "selectbox":
+                w.select_index(new)
+            elif w.type == "radio":
+                w.set_value(w.options[new])  # our radios show their values as they are
+            else:
+                w.set_value(new)
+            changed.add(w.key)
+    run(at)
+    return changed
+
+
+def assert_settings_kept(at: AppTest, page: str, other: str, skip=()) -> dict:
+    """Change every setting of ``page``, visit ``other`` and come back: every value is as left."""
+    at.switch_page(page)
+    run(at)
+    before = settings(at, skip)
+    changed = change_settings(at, skip)
+    after = settings(at, skip)
+    assert changed and all(after[k] != before[k] for k in changed), (before, after)
+    at.switch_page(other)
+    run(at)
+    assert not set(settings(at)) & changed  # the other page does not show them
+    at.switch_page(page)
+    run(at)
+    assert settings(at, skip) == after
+    return after

@@ -1,9 +1,10 @@
 """The Compare page through Streamlit's AppTest: every model measured on a tiny planted corpus,
-opening a document in Explore, a corpus without a test split, and pages without models."""
+opening a document in Explore, a corpus without a test split, pages without models, the report's
+unit numbers and time budgets, and settings (the choice of models too) kept across pages."""
 
 from __future__ import annotations
 
-from tests.app.pages.apptest import new_app, planted_csv, run, train
+from tests.app.pages.apptest import assert_settings_kept, new_app, planted_csv, run, train
 
 
 def test_compare_measures_every_model(trained):
@@ -59,3 +60,52 @@ def test_pages_without_models_point_to_train():
         at.switch_page(page)
         run(at)
         assert "No models for this corpus yet" in at.info[0].value
+
+
+def test_the_report_numbers_units_as_the_app_and_states_the_budgets(trained, monkeypatch):
+    """The Markdown report the page offers: units numbered from 0 as Explore labels them, and
+    "no time budget" only when no model had one (the fixture trains with a budget of 0 = none)."""
+    import types
+
+    from app import measure, state
+    from docmodel.explain import unit_label
+
+    at = trained
+    at.switch_page("pages/compare.py")
+    run(at)
+    session = types.SimpleNamespace(session_state={k: at.session_state[k] for k in (
+        "evaluations", "dataset_name", "dataset")})
+    monkeypatch.setattr(measure, "st", session)
+    monkeypatch.setattr(state, "st", session)
+    ds = at.session_state["dataset"]
+    entries = list(at.session_state["models"].values())
+    text = measure.report_markdown(*measure.report(entries, ds, state.evaluation_docs(ds)))
+    assert "no time budget (each model stopped by its own rule)" in text
+    assert "used up its time budget" not in text
+    sbn = at.session_state["models"]["sbn-nvil-4"].model
+    for k, words in enumerate(sbn.top_words(10)):
+        assert unit_label(words, k).startswith(f"{k} · ")  # Explore's label of unit k
+        assert f"- unit {k} (NPMI " in text and f"): {' '.join(words)}" in text
+    assert "- unit 4 " not in text and "- topic 0 (NPMI " in text and "- topic 3 " not in text
+
+
+def test_compare_settings_are_kept_after_visiting_another_page(trained):
+    kept = assert_settings_kept(trained, "pages/compare.py", "pages/models.py", skip={"compare_models"})
+    assert set(kept) == {"curve_axis", "scatter_x", "scatter_y", "scatter_pick"}
+
+
+def test_the_choice_of_models_is_kept_and_new_models_join_it(trained):
+    at = trained
+    at.switch_page("pages/compare.py")
+    run(at)
+    at.multiselect(key="compare_models").set_value(["sbn-nvil-4"])
+    run(at)
+    at.switch_page("pages/models.py")
+    run(at)
+    at.switch_page("pages/compare.py")
+    run(at)
+    assert at.multiselect(key="compare_models").value == ["sbn-nvil-4"]
+    train(at, "LDA", lda_units=2, lda_iter=2, lda_seconds=0)
+    at.switch_page("pages/compare.py")
+    run(at)
+    assert at.multiselect(key="compare_models").value == ["sbn-nvil-4", "lda-batch-2"]

@@ -1,6 +1,7 @@
 """The Corpus page through Streamlit's AppTest: the demo corpus, uploads of tables, text files and
 bag-of-words files, a prepared corpus folder, and the error paths a user can reach (bad and too
-large uploads, a table without text, an unexpected error)."""
+large uploads, a table without text, an unexpected error); settings and an upload kept across
+pages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ import pytest
 
 from app import resources
 from corpora.prepare import PrepareOptions, prepare
-from tests.app.pages.apptest import TOPICS, errors, new_app, run, upload, upload_planted
+from tests.app.pages.apptest import (
+    TOPICS,
+    assert_settings_kept,
+    errors,
+    new_app,
+    planted_csv,
+    run,
+    shown,
+    upload,
+    upload_planted,
+)
 
 
 def test_a_session_starts_with_the_demo_corpus():
@@ -140,3 +151,34 @@ def test_unexpected_errors_are_a_short_message(monkeypatch):
     at = new_app()
     assert any("Something went wrong while showing the corpus statistics: RuntimeError: disk on fire" in e
                for e in errors(at))
+
+
+def test_corpus_settings_are_kept_after_visiting_another_page():
+    at = new_app()
+    kept = assert_settings_kept(at, "pages/corpus.py", "pages/train.py")
+    assert {"corpus_source", "opt_stopwords", "opt_max_words", "opt_test_fraction"} <= set(kept)
+
+
+def test_an_upload_is_kept_after_visiting_another_page():
+    """The browser forgets the files of an upload widget when the page changes; the staged copy
+    and the column choices stay until other files are uploaded or the upload is forgotten."""
+    at = new_app()
+    upload(at, ("planted.csv", planted_csv(), "text/csv"))
+    at.selectbox(key="upload_label_column").set_value("topic")
+    at.number_input(key="opt_min_df").set_value(1)
+    run(at)
+    at.switch_page("pages/train.py")
+    run(at)
+    at.switch_page("pages/corpus.py")
+    run(at)
+    text = " ".join(shown(m.value) for m in at.markdown)
+    assert "Still uploaded from before: a CSV table with columns doc_id, topic, body" in text, text
+    assert at.selectbox(key="upload_label_column").value == "topic"
+    at.button(key="prepare_upload").click()
+    run(at)
+    assert at.session_state["dataset_name"] == "upload: planted.csv", errors(at)
+    assert at.session_state["dataset"].train.has_labels
+    at.button(key="forget_upload").click()
+    run(at)
+    assert at.button(key="prepare_upload").disabled
+    assert "staged_upload" not in at.session_state

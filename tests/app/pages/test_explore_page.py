@@ -1,9 +1,16 @@
 """The Explore page through Streamlit's AppTest: units, documents and their colouring, the
-relevance slider, and document text escaped before it is shown."""
+relevance slider, document text escaped before it is shown, and settings kept across pages."""
 
 from __future__ import annotations
 
-from tests.app.pages.apptest import new_app, planted_csv, run, train, upload_planted
+from tests.app.pages.apptest import (
+    assert_settings_kept,
+    new_app,
+    planted_csv,
+    run,
+    train,
+    upload_planted,
+)
 
 
 def test_explore_units_documents_and_colouring(trained):
@@ -62,3 +69,8 @@ def test_explore_escapes_document_text():
     hits = at.dataframe[-1].value
     assert len(hits) > 0 and all("rocket" in m or "orbit" in m for m in hits["match"])
     assert "No SBN" not in " ".join(i.value for i in at.info)
+
+
+def test_explore_settings_are_kept_after_visiting_another_page(trained):
+    kept = assert_settings_kept(trained, "pages/explore.py", "pages/train.py")
+    assert {"explore_unit", "explore_doc", "explore_split", "explore_relevance", "explore_search"} <= set(kept)

@@ -1,5 +1,6 @@
 """The Models page through Streamlit's AppTest: downloads, loading a model file and refusing bad
-ones (broken and code-running files), and sessions that share nothing."""
+ones (broken and code-running files), sessions that share nothing, and settings kept across
+pages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import io
 import torch
 
 from app import resources
-from tests.app.pages.apptest import errors, new_app, run
+from tests.app.pages.apptest import assert_settings_kept, errors, new_app, run
 
 
 def test_models_page_offers_downloads(trained):
@@ -64,3 +65,8 @@ def test_sessions_do_not_share_corpus_or_models(trained):
     assert other.session_state["dataset_name"] == resources.DEMO_NAME
     assert other.session_state["models"] == {}
     assert trained.session_state["dataset_name"] == "upload: planted.csv"
+
+
+def test_models_settings_are_kept_after_visiting_another_page(trained):
+    kept = assert_settings_kept(trained, "pages/models.py", "pages/explore.py")
+    assert set(kept) == {"models_pick", "csv_model", "csv_split"}

@@ -1,10 +1,19 @@
 """The Train page through Streamlit's AppTest: training an SBN and an LDA in the background on a
 tiny planted corpus, cancelling a run, and the error paths a user can reach (bad settings, a
-failed run, a duplicate name)."""
+failed run, a duplicate name); a Name entered that starts nothing, and settings kept across
+pages."""
 
 from __future__ import annotations
 
-from tests.app.pages.apptest import TIMEOUT, errors, new_app, run, train, upload_planted
+from tests.app.pages.apptest import (
+    TIMEOUT,
+    assert_settings_kept,
+    errors,
+    new_app,
+    run,
+    train,
+    upload_planted,
+)
 
 
 def test_train_both_models_in_the_background(trained):
@@ -76,3 +85,37 @@ def test_duplicate_names_are_refused(trained):
     assert any("A model named lda-batch-3 exists already" in e for e in errors(at)), errors(at)
     at.text_input(key="lda_name").set_value("")
     run(at)
+
+
+def test_entering_a_name_does_not_start_training():
+    """Enter in a field commits its value (one run of the page); only a Train button starts a run."""
+    at = new_app()
+    at.switch_page("pages/train.py")
+    run(at)
+    at.text_input(key="sbn_name").input("entered-sbn")
+    run(at)
+    at.text_input(key="lda_name").input("entered-lda")
+    run(at)
+    assert at.session_state["training_run"] is None and at.session_state["models"] == {}
+    assert at.text_input(key="sbn_name").value == "entered-sbn"
+
+
+def test_train_settings_are_kept_after_visiting_another_page():
+    at = new_app()
+    kept = assert_settings_kept(at, "pages/train.py", "pages/compare.py")
+    assert {"sbn_lr", "sbn_name", "sbn_readable", "sbn_algorithm", "lda_units", "lda_method"} <= set(kept)
+    assert at.session_state["training_run"] is None  # changing settings started nothing
+
+
+def test_a_kept_learning_rate_is_the_one_trained_with():
+    """The issue's case: the learning rate set, another page visited, then Train."""
+    at = upload_planted(new_app())
+    at.switch_page("pages/train.py")
+    run(at)
+    at.number_input(key="sbn_lr").set_value(0.0085)
+    run(at)
+    at.switch_page("pages/compare.py")
+    run(at)
+    at = train(at, "SBN", sbn_layers="3", sbn_epochs=2, sbn_seconds=0)
+    assert at.number_input(key="sbn_lr").value == 0.0085
+    assert at.session_state["models"]["sbn-nvil-3"].model.learning_rate == 0.0085
