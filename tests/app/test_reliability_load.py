@@ -133,7 +133,7 @@ def test_eight_sessions_upload_and_train_at_once_without_mixing(limited_server, 
                                             accept_downloads=True) for _ in range(N_SESSIONS)]
             pages = [c.new_page() for c in contexts]
             for page in pages:
-                page.goto(url)
+                page.goto(url, timeout=WAIT)  # eight pages load at once on a busy machine
             for page in pages:
                 page.get_by_text("Most frequent words").wait_for(timeout=WAIT)
                 idle(page)
