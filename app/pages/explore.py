@@ -19,7 +19,7 @@ from docmodel.explain import (
     unit_word_distributions,
     word_attribution,
 )
-from docmodel.models import model_kind
+from docmodel.models import REGISTRY, model_kind
 from docmodel.quality import npmi_coherence
 from docmodel.topwords import DEFAULT_RELEVANCE, rule_note
 
@@ -27,6 +27,8 @@ UNIT = "explore_unit"
 DOC = "explore_doc"
 SPLIT = "explore_split"
 RELEVANCE = "explore_relevance"
+MODEL = "explore_model"
+BESIDE = "explore_beside"
 LEGEND_UNITS = 8
 WIDE = {"top words": st.column_config.TextColumn(width="large"), "snippet": st.column_config.TextColumn(width="large"),
         "match": st.column_config.TextColumn(width="large")}
@@ -76,13 +78,35 @@ def apply_doc_request(ds) -> None:
         st.session_state[DOC] = int(request["position"])
 
 
-def units_grid(sbn, lda, split, corpus, ds) -> None:
+NONE = "(none)"
+
+
+def pick_models(usable, left, right):
+    """The model to explore and, optionally, one to show beside it. By default the first model of
+    the kind the registry lists first (an SBN, when there is one) and beside it the first model of
+    another kind."""
+    names = [e.name for e in usable]
+    kinds = list(REGISTRY)
+    first = min(usable, key=lambda e: kinds.index(e.kind) if e.kind in kinds else len(kinds)).name
+    if st.session_state.get(MODEL) not in names:
+        st.session_state[MODEL] = first
+    name = left.selectbox("Model", names, key=MODEL, persist_state=ui.KEEP)
+    entry = state.models()[name]
+    others = [NONE] + [n for n in names if n != name]
+    default = next((e.name for e in usable if e.kind != entry.kind), NONE)
+    if st.session_state.get(BESIDE) not in others:
+        st.session_state[BESIDE] = default
+    other = right.selectbox("Beside it", others, key=BESIDE, persist_state=ui.KEEP)
+    return entry, None if other == NONE else state.models()[other]
+
+
+def units_grid(main, beside, split, corpus, ds) -> None:
     st.session_state.setdefault(RELEVANCE, DEFAULT_RELEVANCE)
     st.slider("Relevance of the words shown (lambda)", 0.0, 1.0, step=0.1, key=RELEVANCE, persist_state=ui.KEEP,
               help="1: each unit's most probable words; 0: the words most specific to it. "
               f"{DEFAULT_RELEVANCE:g} (the default) is what docmodel topics prints and the Compare page scores.")
-    cols = st.columns(2 if sbn and lda else 1)
-    for col, entry in zip(cols, [e for e in (sbn, lda) if e is not None]):
+    cols = st.columns(2 if beside else 1)
+    for col, entry in zip(cols, [e for e in (main, beside) if e is not None]):
         with col:
             weights = doc_unit(entry, split, corpus)
             on = unit_on(entry.model, weights)
@@ -100,15 +124,15 @@ def units_grid(sbn, lda, split, corpus, ds) -> None:
                 ])
             title = model_kind(entry.kind).units_title
             st.markdown(f"**{title}: {ui.md(entry.name)}**")
-            key = f"units_table_{entry.kind}"
+            key = f"units_table_{'main' if entry is main else 'beside'}"
             st.session_state[f"{key}_values"] = list(range(weights.shape[1]))
-            if entry is (sbn or lda):
+            if entry is main:
                 st.dataframe(table, hide_index=True, width="stretch", height=360, key=key, column_config=WIDE,
                              on_select=lambda k=key: pick_row(k, f"{k}_values", UNIT), selection_mode="single-row")
             else:
                 st.dataframe(table, hide_index=True, width="stretch", height=360, column_config=WIDE)
     on_rules = [f"{kind.on_rule} for an {kind.label} {kind.unit_name}"
-                for kind in (model_kind(e.kind) for e in (sbn, lda) if e is not None)]
+                for kind in map(model_kind, dict.fromkeys(e.kind for e in (main, beside) if e is not None))]
     st.caption(
         rule_note(relevance()) + f" *On*: {', '.join(on_rules)}, in the {split} documents. NPMI of the 10 "
         "words shown, from co-occurrence in the training documents. Label purity: the most common label among the documents that switch the unit on, and its "
@@ -158,7 +182,7 @@ def search_box(corpus) -> None:
     st.caption(f"{len(hits)} document(s) found{' (first 30)' if len(hits) == 30 else ''}; select one to read it.")
 
 
-def document_view(sbn, lda, split, corpus, ds) -> None:
+def document_view(main, beside, split, corpus, ds) -> None:
     n_docs = corpus.n_docs
     if st.session_state.get(DOC, 0) >= n_docs:
         st.session_state[DOC] = 0
@@ -167,7 +191,7 @@ def document_view(sbn, lda, split, corpus, ds) -> None:
     x = corpus.X[doc]
     label = f" · label **{ui.md(corpus.labels[doc])}**" if corpus.labels is not None and corpus.labels[doc] else ""
     st.markdown(f"**{ui.md(corpus.doc_ids[doc])}**{label} · {int(x.sum())} tokens in the vocabulary")
-    explainer = sbn or lda
+    explainer = main
     weights = doc_unit(explainer, split, corpus)[doc]
     word_unit = word_attribution(explainer.model, x)
     order = [int(k) for k in np.argsort(-weights) if weights[k] > explainer.model.active_threshold]
@@ -184,8 +208,8 @@ def document_view(sbn, lda, split, corpus, ds) -> None:
                    "only the strongest are coloured.")
     st.html(text_view.coloured_html(pieces, colours))
     st.caption(model_kind(explainer.kind).attribution_text)
-    cols = st.columns(2 if sbn and lda else 1)
-    for col, entry in zip(cols, [e for e in (sbn, lda) if e is not None]):
+    cols = st.columns(2 if beside else 1)
+    for col, entry in zip(cols, [e for e in (main, beside) if e is not None]):
         with col:
             w = doc_unit(entry, split, corpus)[doc]
             values = pd.DataFrame({"unit": np.arange(len(w)), "value": w, "top_words": labels_of(entry)})
@@ -194,8 +218,8 @@ def document_view(sbn, lda, split, corpus, ds) -> None:
             st.altair_chart(charts.unit_bars(values, title, colours if entry is explainer else None), width="stretch")
 
 
-def units_map(sbn, lda, split, corpus) -> None:
-    entries = [e for e in (sbn, lda) if e is not None]
+def units_map(main, beside, split, corpus) -> None:
+    entries = [e for e in (main, beside) if e is not None]
 
     def compute():
         dists = [unit_word_distributions(e.model) for e in entries]
@@ -221,32 +245,27 @@ ui.page_setup()
 st.title("Explore")
 ds = ui.require_corpus()
 ui.require_models()
-sbns, ldas = state.usable_models("sbn"), state.usable_models("lda")
+usable = state.usable_models()
 with ui.page_errors("exploring the models"):
     apply_doc_request(ds)
     c1, c2, c3 = st.columns(3)
-    sbn_name = c1.selectbox("SBN", [e.name for e in sbns], key="explore_sbn", persist_state=ui.KEEP) if sbns else None
-    lda_name = c2.selectbox("LDA", [e.name for e in ldas], key="explore_lda", persist_state=ui.KEEP) if ldas else None
+    main, beside = pick_models(usable, c1, c2)
     splits = ["train", "test"] if ds.test is not None else ["train"]
     if st.session_state.get(SPLIT) not in splits:
         st.session_state[SPLIT] = splits[-1]
     split = c3.radio("Documents from", splits, key=SPLIT, persist_state=ui.KEEP, horizontal=True)
-    sbn = state.models()[sbn_name] if sbn_name else None
-    lda = state.models()[lda_name] if lda_name else None
     corpus = state.split_corpus(ds, split)
-    if not sbns:
-        st.info("No SBN for this corpus yet: showing LDA's topics only.")
 
 with ui.page_errors("showing the units"):
     st.subheader("Units and topics")
-    units_grid(sbn, lda, split, corpus, ds)
+    units_grid(main, beside, split, corpus, ds)
 with ui.page_errors("listing a unit's documents"):
     st.subheader("Documents that switch a unit on")
-    unit_documents(sbn or lda, split, corpus)
+    unit_documents(main, split, corpus)
 with ui.page_errors("showing the document"):
     st.subheader("A document")
     search_box(corpus)
-    document_view(sbn, lda, split, corpus, ds)
+    document_view(main, beside, split, corpus, ds)
 with ui.page_errors("drawing the map of units"):
     st.subheader("Map of units and topics")
-    units_map(sbn, lda, split, corpus)
+    units_map(main, beside, split, corpus)

@@ -17,8 +17,8 @@ def test_explore_units_documents_and_colouring(trained):
     at = trained
     at.switch_page("pages/explore.py")
     run(at)
-    assert at.selectbox(key="explore_sbn").value == "sbn-nvil-4"
-    assert at.selectbox(key="explore_lda").value == "lda-batch-3"
+    assert at.selectbox(key="explore_model").value == "sbn-nvil-4"  # an SBN first, LDA beside it
+    assert at.selectbox(key="explore_beside").value == "lda-batch-3"
     units = at.dataframe[0].value
     assert len(units) == 4 and "top words" in units.columns
     assert len(at.dataframe[1].value) == 3  # LDA's topics beside
@@ -74,3 +74,24 @@ def test_explore_escapes_document_text():
 def test_explore_settings_are_kept_after_visiting_another_page(trained):
     kept = assert_settings_kept(trained, "pages/explore.py", "pages/train.py")
     assert {"explore_unit", "explore_doc", "explore_split", "explore_relevance", "explore_search"} <= set(kept)
+
+
+def test_explore_any_model_with_any_other_beside_it(trained):
+    """The pickers are not tied to kinds: LDA explored with the SBN beside it, then alone."""
+    at = trained
+    at.switch_page("pages/explore.py")
+    run(at)
+    at.selectbox(key="explore_model").set_value("lda-batch-3")
+    run(at)
+    assert at.selectbox(key="explore_beside").options == ["(none)", "sbn-nvil-4"]
+    at.selectbox(key="explore_beside").set_value("sbn-nvil-4")
+    run(at)
+    assert len(at.dataframe[0].value) == 3 and len(at.dataframe[1].value) == 4
+    assert any("topic proportion" in m.value for m in at.markdown)
+    at.selectbox(key="explore_beside").set_value("(none)")
+    run(at)
+    assert len(at.dataframe[0].value) == 3 and "top words" not in at.dataframe[1].value.columns
+    at.selectbox(key="explore_model").set_value("sbn-nvil-4")  # the shared session goes on as before
+    run(at)
+    at.selectbox(key="explore_beside").set_value("lda-batch-3")
+    run(at)
