@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # so that `import app...` works when run as a plain script
     sys.path.insert(0, str(ROOT))
 
+from docmodel.threads import prepare_process  # noqa: E402
+
+prepare_process()  # before torch loads (under `streamlit run` too): OpenMP workers sleep while they wait
+
 import streamlit as st  # noqa: E402
 
 from app import state, ui  # noqa: E402

@@ -5,6 +5,12 @@ callback only writes into a lock-protected progress record and answers whether t
 page reads snapshots of that record (``st.fragment(run_every=1)``) and never touches the thread's
 objects while it runs. Cancelling sets an event: at the end of the current epoch the callback
 returns True and the estimator keeps the best parameters so far.
+
+Every browser session's training runs in this one server process, so the runs share its CPUs:
+:data:`JOBS` divides the threads of :func:`docmodel.threads.cpu_budget` among the running jobs
+(:func:`docmodel.threads.shares`). torch's intra-op thread count is kept per calling thread, so
+each job's thread sets its own; a job started or ended changes the others' shares, which they
+take up at their next callback (after a validation). ``DOCMODEL_THREADS`` overrides the shares.
 """
 
 from __future__ import annotations
@@ -15,10 +21,49 @@ import time
 from dataclasses import dataclass, field
 
 from corpora.errors import CorpusError
+from docmodel import threads
 
 log = logging.getLogger(__name__)
 
 RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
+
+
+class Jobs:
+    """The training runs of this process, in the order they started, and their CPU shares."""
+
+    def __init__(self, budget=threads.cpu_budget):
+        self._budget = budget  # -> (threads, why); the process's training budget
+        self._lock = threading.Lock()
+        self._running: list = []
+
+    def add(self, job) -> None:
+        with self._lock:
+            self._running.append(job)
+
+    def remove(self, job) -> None:
+        with self._lock:  # by identity: a run's fields (its matrices) are no key
+            self._running = [j for j in self._running if j is not job]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def share(self, job) -> tuple[int, str]:
+        """``job``'s threads now, and why (the budget alone for a job not running)."""
+        cpus, why = self._budget()
+        with self._lock:
+            n = len(self._running)
+            i = next((k for k, j in enumerate(self._running) if j is job), 0)
+        if n <= 1:
+            return cpus, why
+        mine = threads.shares(cpus, n)[i]
+        return mine, f"{mine} of {cpus} threads for {n} concurrent training jobs ({why})"
+
+
+JOBS = Jobs()
+# ``docmodel app`` set OMP_WAIT_POLICY before the server started; ``streamlit run app/main.py``
+# did not, and this is the app's first chance (it warns when torch is already loaded).
+threads.prepare_process()
 
 
 @dataclass(frozen=True)
@@ -119,12 +164,15 @@ class TrainingRun:
         with self._lock:
             self._history.append(dict(metrics))
             self._fraction = float(min(1.0, max(0.0, fraction)))
+        threads.rebalance(*JOBS.share(self))  # (this is the training thread)
         return self._cancel.is_set()
 
     def _train(self) -> None:
         status, error = DONE, ""
+        JOBS.add(self)
         try:
-            self.estimator.fit(self.X, vocabulary=self.vocabulary, X_val=self.X_val, callback=self._callback)
+            with threads.job_share(*JOBS.share(self)):
+                self.estimator.fit(self.X, vocabulary=self.vocabulary, X_val=self.X_val, callback=self._callback)
             if self._cancel.is_set():
                 status = CANCELLED
         except CorpusError as exc:
@@ -132,5 +180,7 @@ class TrainingRun:
         except Exception as exc:  # the thread must always end with a status the page can show
             log.exception("training %s failed", self.name)
             status, error = FAILED, f"training failed unexpectedly: {type(exc).__name__}: {exc}"
+        finally:
+            JOBS.remove(self)
         with self._lock:
             self._status, self._error, self._ended = status, error, time.perf_counter()

@@ -19,6 +19,7 @@ at other lambdas.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from _common import add_split_arguments, load_validation_split, table, write_json
@@ -56,6 +57,8 @@ def main() -> None:
     from docmodel.quality import npmi_coherence, topic_diversity
 
     torch.set_num_threads(args.threads)
+
+    os.environ["DOCMODEL_THREADS"] = str(args.threads)  # fit follows it (docmodel.threads)
     train, test, X, X_val, name = load_validation_split(args.data, args.corpus, args.val_docs, args.seed)
     X_test = test.X[np.asarray(test.X.sum(axis=1)).ravel() > 0]
     lambdas = [float(v) for v in args.relevance.split(",")]

@@ -14,6 +14,7 @@ importance-sampled estimate and document completion, with training time and thro
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from _common import batch_size_arg, load_benchmark, peak_rss_mb, write_json
@@ -46,6 +47,8 @@ def main() -> None:
     from docmodel.models.sbn.estimator import SBNTopicModel
 
     torch.set_num_threads(args.threads)
+
+    os.environ["DOCMODEL_THREADS"] = str(args.threads)  # fit follows it (docmodel.threads)
     train, test = load_benchmark(args.data)
     print(f"{args.data}: {train.n_docs} train / {test.n_docs} test documents, {train.n_words} words")
     model = SBNTopicModel(n_units=args.units, max_epochs=100000, max_seconds=args.max_minutes * 60, random_state=args.seed,

@@ -18,6 +18,7 @@ document's bound alike for q, as the paper does, instead of per word.
 from __future__ import annotations
 
 import argparse
+import os
 
 from _common import batch_size_arg, load_benchmark, table, write_json
 
@@ -58,6 +59,8 @@ def main() -> None:
     from docmodel.models.sbn.estimator import SBNTopicModel
 
     torch.set_num_threads(args.threads)
+
+    os.environ["DOCMODEL_THREADS"] = str(args.threads)  # fit follows it (docmodel.threads)
     train, test = load_benchmark(args.data)
     picked = [CONFIGS[int(i)] for i in args.only.split(",")] if args.only else CONFIGS
     rows = []

@@ -15,6 +15,7 @@ same table for the SBN ranked by its raw weights U[:, k] (the rule before this o
 from __future__ import annotations
 
 import argparse
+import os
 
 from _common import add_split_arguments, load_validation_split, table, write_json
 
@@ -34,6 +35,8 @@ def main() -> None:
     from docmodel.quality import npmi_coherence, topic_diversity
 
     torch.set_num_threads(args.threads)
+
+    os.environ["DOCMODEL_THREADS"] = str(args.threads)  # fit follows it (docmodel.threads)
     train, _, X, X_val, _ = load_validation_split(args.data, args.corpus, args.val_docs, args.seed)
     present = (X_val > 0).toarray()
     base = present.mean(axis=0)

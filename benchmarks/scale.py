@@ -136,6 +136,8 @@ def main() -> None:
     from docmodel.models.sbn.estimator import SBNTopicModel
 
     torch.set_num_threads(args.threads)
+
+    os.environ["DOCMODEL_THREADS"] = str(args.threads)  # fit follows it (docmodel.threads)
     load = os.getloadavg()
     print(f"{args.threads} threads; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
 

@@ -279,6 +279,8 @@ def main() -> None:
     from docmodel.models.sbn.estimator import SBNTopicModel, resolve_device
 
     torch.set_num_threads(args.threads)
+
+    os.environ["DOCMODEL_THREADS"] = str(args.threads)  # fit follows it (docmodel.threads)
     defaults = SBNTopicModel()  # the step counted is the estimator's default step
     device = resolve_device(args.device)
     train, test = load_benchmark(args.data)

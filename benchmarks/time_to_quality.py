@@ -204,6 +204,8 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
+
+    os.environ["DOCMODEL_THREADS"] = str(args.threads)  # fit follows it (docmodel.threads)
     train, test = load_benchmark(args.data)
     load = os.getloadavg()
     print(f"{args.data}: {train.n_docs} train / {test.n_docs} test documents; {args.threads} threads; "

@@ -2,6 +2,9 @@
 
 Each verb lives in :mod:`docmodel.cli_commands` and imports its heavy dependencies lazily, so
 ``docmodel prepare`` starts without loading torch. User errors print one line and exit 2.
+Before anything loads torch, :func:`docmodel.threads.prepare_process` makes OpenMP's waiting
+workers sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, unless the environment sets a
+policy); processes started from here (the app's server, ``torchrun``'s workers) inherit it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import sys
 
 from corpora.errors import CorpusError
+from docmodel.threads import prepare_process
 
 VERBS = {
     "prepare": "build a corpus directory from raw documents or bag-of-words files",
@@ -50,6 +54,7 @@ def _command_module(verb: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    prepare_process()  # libgomp reads it once, when torch loads it
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

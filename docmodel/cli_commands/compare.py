@@ -6,9 +6,12 @@ import argparse
 
 from corpora.errors import CorpusError
 from docmodel.cli_commands._common import ProgressBar, add_unit_options, load_dataset, unit_params
+from docmodel.cli_commands.train import THREADS_HELP
+from docmodel.compare import CompareSettings
 from docmodel.models import VARIANTS
 
 MODELS = tuple(VARIANTS)
+DEFAULTS = CompareSettings()
 
 
 def _models(text: str) -> tuple[str, ...]:
@@ -22,16 +25,20 @@ def _models(text: str) -> tuple[str, ...]:
 def add_arguments(p) -> None:
     p.add_argument("corpus_dir", help="a corpus directory made by 'docmodel prepare', with a test split")
     p.add_argument("-o", "--out", required=True, help="report directory to write")
-    p.add_argument("--units", type=int, default=50, help="latent units / topics of every model (default 50)")
+    p.add_argument("--units", type=int, default=DEFAULTS.n_units,
+                   help=f"latent units / topics of every model (default {DEFAULTS.n_units})")
     p.add_argument(
         "--max-minutes", type=float,
         help="training time for all models together, shared out equally (evaluation comes on top)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--samples", type=int, default=100, help="importance samples per document (default 100)")
-    p.add_argument("--val-docs", type=int, default=100, help="training documents held out for validation (default 100)")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"seeds the split, every model and estimate (default {DEFAULTS.seed})")
+    p.add_argument("--samples", type=int, default=DEFAULTS.n_samples,
+                   help=f"importance samples per document (default {DEFAULTS.n_samples})")
+    p.add_argument("--val-docs", type=int, default=DEFAULTS.n_val_docs,
+                   help=f"training documents held out for validation (default {DEFAULTS.n_val_docs})")
     p.add_argument("--models", default=",".join(MODELS), help=f"models to train (default {','.join(MODELS)})")
     p.add_argument("--device", default="cpu", help="device of the SBNs: cpu, cuda or auto")
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     p.add_argument("--batch-size", type=int, help="minibatch of both SBNs (default: a twentieth of the training documents, between 64 and 512)")
     p.add_argument(
         "--nvil-dropout-words", action=argparse.BooleanOptionalAction, default=True,
@@ -57,6 +64,7 @@ def run(args) -> int:
         models=_models(args.models),
         sbn_params={
             "device": args.device, **({"batch_size": args.batch_size} if args.batch_size else {}), **unit_params(args),
+            **({"n_threads": args.threads} if args.threads is not None else {}),
         },
         nvil_params={
             **({} if args.nvil_dropout_words else {"encoder_dropout_words": False}),

@@ -17,6 +17,12 @@ from docmodel.cli_commands._common import (
     unit_params,
 )
 from docmodel.models import REGISTRY
+from docmodel.threads import ENV as THREADS_ENV
+
+THREADS_HELP = (
+    f"CPU threads of SBN training (default: ${THREADS_ENV}, else decided from the step's size and the "
+    "CPUs this process may use, one kept free for other work; the choice is logged with -v)"
+)
 
 
 def _layers(text: str) -> tuple[int, ...]:
@@ -82,6 +88,7 @@ def add_arguments(p) -> None:
     estimator_option(p, "--learning-method", choices=["batch", "online"], kind="lda", param="learning_method",
                      help="LDA learning method")
     estimator_option(p, "--device", param="device", help="cpu, cuda or auto")
+    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     p.add_argument(
         "--distributed", action="store_true",
         help="data-parallel SBN training across the processes started by torchrun "
@@ -115,7 +122,7 @@ SBN_OPTIONS = {
     "val_docs": "n_val_docs", "encoder_hidden": "encoder_hidden", "weight_decay": "weight_decay",
     "encoder_dropout": "encoder_dropout", "encoder_dropout_words": "encoder_dropout_words",
     "encoder_length_weights": "encoder_length_weights", "encoder_dreams": "encoder_dreams",
-    "ema_decay": "ema_decay", "seed": "random_state", "device": "device",
+    "ema_decay": "ema_decay", "seed": "random_state", "device": "device", "threads": "n_threads",
 }
 LDA_OPTIONS = {
     "units": "n_units", "learning_method": "learning_method", "batch_size": "batch_size", "epochs": "max_iter",
@@ -127,6 +134,8 @@ def build_model(args):
     seconds = args.max_minutes * 60 if args.max_minutes else None
     distributed = _distributed(args)
     if args.model == "lda":
+        if args.threads is not None:
+            raise CorpusError("--threads applies to SBN training (LDA's work is scikit-learn's)")
         return REGISTRY["lda"].estimator()(max_seconds=seconds, **given(args, LDA_OPTIONS))
     params = {**given(args, SBN_OPTIONS), **unit_params(args)}
     if seconds and args.epochs is None:

@@ -29,6 +29,7 @@ from docmodel.models.sbn.scoring import bound_per_doc, completion, importance_sa
 from docmodel.models.sbn.state import Networks, initialise, resolve_device
 from docmodel.models.sbn.training import train
 from docmodel.models.sbn.words import added_word_distributions
+from docmodel.threads import sbn_step_work, training
 from docmodel.topwords import word_frequencies_from_counts
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
@@ -105,6 +106,9 @@ class SBNTopicModel(TopicModel):
         Data-parallel training across the processes of a ``torchrun`` job
         (:mod:`docmodel.models.sbn.distributed`): every process calls ``fit`` on the same data and takes
         its shard of each global minibatch of ``batch_size``. False trains in this process.
+    n_threads : int or None
+        CPU threads of ``fit``; None (the default) lets ``DOCMODEL_THREADS`` or the policy of
+        :mod:`docmodel.threads` decide from the step's size and the usable CPUs.
     """
 
     kind = KIND.kind
@@ -147,6 +151,7 @@ class SBNTopicModel(TopicModel):
         random_state: int = 0,
         device: str = "cpu",
         distributed: bool = False,
+        n_threads: int | None = None,
     ):
         self.n_units = n_units
         self.layers = layers
@@ -181,6 +186,7 @@ class SBNTopicModel(TopicModel):
         self.random_state = random_state
         self.device = device
         self.distributed = distributed
+        self.n_threads = n_threads
 
     @classmethod
     def preset(cls, name: str, **params) -> SBNTopicModel:
@@ -263,29 +269,32 @@ class SBNTopicModel(TopicModel):
         X_given = X  # every non-empty document passed in: what the units' on-shares count
         X, X_val = training_split(X, X_val, self.n_val_docs, self.random_state)
         train_cfg = self._train_config(np.asarray(X.sum(axis=1), dtype=np.float64).ravel())
-        nets = self._build(X.shape[1])
-        initialise(nets, X, count_weights=not (self.input_baseline and self.mean_field_baseline))
-        parallel = None
-        if self.distributed:
-            from docmodel.models.sbn.distributed import DataParallel
+        work = sbn_step_work(train_cfg.batch_size, X.shape[1], self._layers()[0], train_cfg.n_samples,
+                             self.baseline_hidden, self.encoder_hidden)
+        with training(work if device.type == "cpu" else 0.0, self.n_threads):  # on a GPU the CPU only feeds it
+            nets = self._build(X.shape[1])
+            initialise(nets, X, count_weights=not (self.input_baseline and self.mean_field_baseline))
+            parallel = None
+            if self.distributed:
+                from docmodel.models.sbn.distributed import DataParallel
 
-            parallel = DataParallel(device)
-            device = parallel.device
-        for m in (nets.model, nets.encoder, nets.baselines):
-            m.to(device)
-        try:
-            result = train(
-                nets, X, X_val, train_cfg, callback=callback, device=device,
-                state_path=None if state_path is None else Path(state_path), resume=resume,
-                state_every_seconds=state_every_seconds, parallel=parallel,
-            )
-        finally:
-            if parallel is not None:
-                parallel.close()
-        self._set_fitted(nets, vocabulary, result)
-        self.word_frequencies_ = word_frequencies_from_counts(X_given.sum(axis=0))
-        self.unit_on_share_ = self.orient_units(X_given)
-        self.word_distributions_ = added_word_distributions(self, X_given, random_state=self.random_state)
+                parallel = DataParallel(device)
+                device = parallel.device
+            for m in (nets.model, nets.encoder, nets.baselines):
+                m.to(device)
+            try:
+                result = train(
+                    nets, X, X_val, train_cfg, callback=callback, device=device,
+                    state_path=None if state_path is None else Path(state_path), resume=resume,
+                    state_every_seconds=state_every_seconds, parallel=parallel,
+                )
+            finally:
+                if parallel is not None:
+                    parallel.close()
+            self._set_fitted(nets, vocabulary, result)
+            self.word_frequencies_ = word_frequencies_from_counts(X_given.sum(axis=0))
+            self.unit_on_share_ = self.orient_units(X_given)
+            self.word_distributions_ = added_word_distributions(self, X_given, random_state=self.random_state)
         return self
 
     def orient_units(self, X) -> np.ndarray:
