@@ -12,7 +12,9 @@ EXPECTED_FAILURES = {
     "SBNTopicModel": {
         # transform computes q(h|x) in float32 batches; reordering the documents changes how the
         # BLAS sums them, a difference of about 1e-7 relative, where the check allows 1e-7.
-        "check_methods_sample_order_invariance": "float32 sums differ by rounding when documents are reordered",
+        "check_methods_sample_order_invariance": (
+            "float32 sums may differ by rounding when documents are reordered (some runs pass)"
+        ),
     },
 }
 
