@@ -25,7 +25,7 @@ import numpy as np
 from corpora.bow import bag_of_words, read_feat, read_mtx, remap_columns
 from corpora.corpus import Corpus, Dataset
 from corpora.documents import Document
-from corpora.errors import CorpusError
+from corpora.errors import CorpusError, NoDocumentsLeft
 from corpora.loaders import LoadedDocuments, detect_format, load_documents, split_of
 from corpora.tokenize import Tokenizer, TokenizerConfig, _check_int
 from corpora.vocabulary import Vocabulary
@@ -307,6 +307,7 @@ def _prepare_text(source, test, vocabulary, options, info, loader_kwargs) -> Dat
     names = ("train", "test")
     corpora_, info["splits"] = [], {}
     for name, docs, X, short in zip(names, kept_docs, matrices, n_short):
+        outside = int(X[:, np.flatnonzero(type_to_word < 0)].sum())
         X = remap_columns(X, type_to_word, len(vocabulary))
         corpus, n_empty = Corpus(
             X=X,
@@ -317,6 +318,7 @@ def _prepare_text(source, test, vocabulary, options, info, loader_kwargs) -> Dat
         ).drop_empty()
         corpora_.append(corpus)
         info["splits"][name] = _split_info(len(docs) + short, short, n_empty, corpus)
+        info["splits"][name]["n_tokens_outside_vocabulary"] = outside
     return _finish(corpora_, info, explicit_test=test is not None)
 
 
@@ -385,39 +387,39 @@ def _finish(corpora_: list[Corpus], info: dict, *, explicit_test: bool) -> Datas
     info["n_dropped_empty"] = sum(s["n_dropped_empty"] for s in splits.values())
     train = corpora_[0]
     if train.n_docs == 0:
-        raise CorpusError(_nothing_left("training", splits["train"], train, info))
+        raise _nothing_left("training", splits["train"], train, info)
     test = corpora_[1] if len(corpora_) > 1 else None
     if test is not None and test.n_docs == 0:
         if explicit_test:
-            raise CorpusError(_nothing_left("test", splits["test"], test, info))
+            raise _nothing_left("test", splits["test"], test, info)
         test = None
         info["split"] = f"{info['split']}; no test document left"
     return Dataset(train=train, test=test, info=info)
 
 
-def _nothing_left(split: str, counts: dict, corpus: Corpus, info: dict) -> str:
+def _nothing_left(split: str, counts: dict, corpus: Corpus, info: dict) -> NoDocumentsLeft:
     options = info["options"]
     if counts["n_loaded"] == 0:  # an empty bag-of-words file: the figures below would say nothing
         source = info["source"] if split == "training" else info["test_source"]
-        return f"no documents: {source} holds no documents"
+        return NoDocumentsLeft(f"no documents: {source} holds no documents", "no_documents")
     msg = (
         f"no documents left after filtering: of {counts['n_loaded']} {split} documents, "
         f"{counts['n_dropped_short']} had fewer than {options['min_doc_tokens']} tokens and "
         f"{counts['n_dropped_empty']} had no word in the vocabulary ({len(corpus.vocabulary)} words)"
     )
     if counts["n_dropped_short"] == counts["n_loaded"]:
-        return msg + (
-            "; no document has enough tokens: check --token-pattern, --min-token-length, --stopwords, "
-            "--min-doc-tokens and the text column"
+        return NoDocumentsLeft(
+            msg + "; no document has enough tokens: check --token-pattern, --min-token-length, "
+            "--stopwords, --min-doc-tokens and the text column",
+            "too_short",
         )
     if len(corpus.vocabulary) == 0 and info.get("vocabulary", "").startswith("built"):
         if options["min_df"] == 1:  # nothing left to lower: only --max-df can help
-            return msg + f"; the vocabulary is empty: raise --max-df (now {options['max_df']:g})"
-        return (
-            msg
-            + f"; the vocabulary is empty: lower --min-df (now {options['min_df']}) or raise --max-df"
-        )
-    return (
-        msg
-        + "; check the vocabulary, --token-pattern, --stopwords, --min-token-length and the text column"
+            advice = f"; the vocabulary is empty: raise --max-df (now {options['max_df']:g})"
+        else:
+            advice = f"; the vocabulary is empty: lower --min-df (now {options['min_df']}) or raise --max-df"
+        return NoDocumentsLeft(msg + advice, "empty_vocabulary")
+    return NoDocumentsLeft(
+        msg + "; check the vocabulary, --token-pattern, --stopwords, --min-token-length and the text column",
+        "filtered",
     )

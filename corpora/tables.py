@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from corpora.documents import Document
-from corpora.errors import CorpusError
+from corpora.errors import ColumnError, CorpusError
 from corpora.rawtext import decode_bytes, read_bytes
 
 TEXT_NAMES = (
@@ -170,6 +170,37 @@ def table_documents(
     n_rows = len(next(iter(columns.values())))
     if n_rows == 0:
         raise CorpusError(f"no documents in {name}: the table has a header but no rows")
+    text_col, label_col, id_col = pick_columns(
+        columns, name, text_column=text_column, label_column=label_column, id_column=id_column
+    )
+    ids = _row_ids(columns, name, id_col, n_rows)
+    labels = [_label(v) for v in columns[label_col]] if label_col else [None] * n_rows
+    texts = [_cell_text(v) for v in columns[text_col]]
+    return [Document(i, t, lab) for i, t, lab in zip(ids, texts, labels)]
+
+
+def pick_columns(
+    columns: dict[str, list],
+    name: str,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    id_column: str | None = None,
+) -> tuple[str, str | None, str | None]:
+    """The text, label and id columns :func:`table_documents` uses (as the module docstring says).
+
+    Parameters
+    ----------
+    columns : dict of str to list
+    name : str
+        The table's file name, for messages.
+    text_column, label_column, id_column : str or None
+        Columns asked for; None picks one.
+
+    Returns
+    -------
+    (text, label, id) : str, str or None, str or None
+    """
     text_col = _pick_text_column(columns, name, text_column)
     id_col = _named_column(columns, name, id_column, "id") or _first_named(
         columns, ID_NAMES, {text_col}
@@ -177,10 +208,7 @@ def table_documents(
     label_col = _named_column(columns, name, label_column, "label") or _first_named(
         columns, LABEL_NAMES, {text_col, id_col}
     )
-    ids = _row_ids(columns, name, id_col, n_rows)
-    labels = [_label(v) for v in columns[label_col]] if label_col else [None] * n_rows
-    texts = [_cell_text(v) for v in columns[text_col]]
-    return [Document(i, t, lab) for i, t, lab in zip(ids, texts, labels)]
+    return text_col, label_col, id_col
 
 
 def _pick_text_column(columns: dict[str, list], name: str, wanted: str | None) -> str:
@@ -194,8 +222,10 @@ def _pick_text_column(columns: dict[str, list], name: str, wanted: str | None) -
         (col, _mean_length(values)) for col, values in columns.items() if _is_text(values)
     ]
     if not candidates:
-        raise CorpusError(
-            f"no text column in {name}: columns are {_listing(columns)}; choose one with --text-column"
+        raise ColumnError(
+            f"no text column in {name}: columns are {_listing(columns)}",
+            "text",
+            "; choose one with --text-column",
         )
     return max(candidates, key=lambda pair: pair[1])[0]  # max keeps the first of equals
 
@@ -204,9 +234,10 @@ def _named_column(columns: dict[str, list], name: str, wanted: str | None, role:
     if wanted is None:
         return None
     if wanted not in columns:
-        raise CorpusError(
-            f"no column {wanted!r} in {name}: columns are {_listing(columns)}; "
-            f"choose one of them with --{role}-column"
+        raise ColumnError(
+            f"no column {wanted!r} in {name}: columns are {_listing(columns)}",
+            role,
+            f"; choose one of them with --{role}-column",
         )
     return wanted
 
@@ -245,14 +276,16 @@ def _row_ids(columns: dict[str, list], name: str, id_col: str | None, n_rows: in
     for row, value in enumerate(columns[id_col], 1):
         doc_id = _label(value)
         if doc_id is None:
-            raise CorpusError(
-                f"row {row} of {name} has no id in column {id_col!r}; fill it in or choose "
-                "another column with --id-column"
+            raise ColumnError(
+                f"row {row} of {name} has no id in column {id_col!r}",
+                "id",
+                "; fill it in or choose another column with --id-column",
             )
         if doc_id in seen:
-            raise CorpusError(
-                f"duplicate id {doc_id!r} in column {id_col!r} of {name} (row {row}); ids must be "
-                "unique: choose another column with --id-column"
+            raise ColumnError(
+                f"duplicate id {doc_id!r} in column {id_col!r} of {name} (row {row}); ids must be unique",
+                "id",
+                ": choose another column with --id-column",
             )
         seen.add(doc_id)
         ids.append(doc_id)

@@ -86,6 +86,11 @@ def load_checkpoint(path, *, kind: str | None = None) -> dict:
         name = str(path)
         if not path.exists():
             raise ModelError(f"model file not found: {path}; train one with 'docmodel train'")
+    if not _looks_like_torch_file(path):
+        raise ModelError(
+            f"{name} is not a docmodel model file (expected a .pt checkpoint saved by docmodel or the "
+            "Models page)"
+        )
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -134,6 +139,20 @@ def load_model(path):
         raise ModelError(
             f"{name} is a malformed {kind} checkpoint ({type(exc).__name__}: {_brief(exc, str)})"
         ) from None
+
+
+def _looks_like_torch_file(path) -> bool:
+    """Whether the file starts as ``torch.save`` writes: a zip archive, or (the legacy format) a
+    pickle's protocol byte. Anything else (an image renamed ``.pt``) is not handed to torch, whose
+    message would be about unpickling."""
+    if isinstance(path, (str, Path)):
+        with open(path, "rb") as f:
+            head = f.read(4)
+    else:
+        start = path.tell()
+        head = path.read(4)
+        path.seek(start)
+    return not head or head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def _is(value, kind: type, expected) -> bool:

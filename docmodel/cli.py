@@ -22,6 +22,7 @@ VERBS = {
     "train": "train a model on a prepared corpus",
     "evaluate": "measure a trained model's perplexities on a corpus split",
     "topics": "print each latent unit's top words",
+    "transform": "score new documents with a trained model: units, top units, perplexity",
     "compare": "train SBN (NVIL and wake-sleep) and LDA on one split and write a report",
     "app": "start the web app",
 }

@@ -147,9 +147,31 @@ def upload_input() -> tuple[uploads.StagedUpload | None, dict]:
             "label_column": None if label == AUTO else label,
             "id_column": None if doc_id == AUTO else doc_id,
         }
+        table_preview(staged, columns)
     if staged.kind in uploads.BAG_OF_WORDS:
         st.caption("Bag-of-words input: the tokenizer and vocabulary options do not apply; the test fraction does.")
     return staged, columns
+
+
+def table_preview(staged: uploads.StagedUpload, columns: dict) -> None:
+    """What "(automatic)" picks, before preparing, and the table's first rows."""
+    name = ui.md(staged.names[0])
+    text, label, doc_id = uploads.column_choice(staged, **columns)
+    if text is None:
+        st.warning(f"(automatic) finds no column of text in {name} (its columns: "
+                   f"{ui.md(', '.join(staged.columns))}); {uploads.PICK_TEXT}.", icon=":material/warning:")
+    else:
+        picks = {
+            "text_column": f"text from **{ui.md(text)}**",
+            "label_column": f"labels from **{ui.md(label)}**" if label else "no labels",
+            "id_column": f"ids from **{ui.md(doc_id)}**" if doc_id else "rows numbered row-1, row-2, ...",
+        }
+        automatic = [pick for role, pick in picks.items() if columns[role] is None]
+        if automatic:
+            st.caption(f"(automatic) uses: {', '.join(automatic)}.")
+    preview = uploads.preview_table(staged)
+    st.caption(f"The first {len(preview)} rows of {name}:")
+    st.dataframe(preview, hide_index=True, width="stretch")
 
 
 def folder_input() -> str:

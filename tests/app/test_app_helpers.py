@@ -70,14 +70,16 @@ def test_zip_and_bag_of_words(tmp_path):
         ([("image.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)], "cannot read image.png"),
         ([("train.feat", b"1 1:2\n")], "needs its vocabulary"),
         ([("a.csv", TABLE), ("b.txt", b"text")], "upload it on its own"),
-        ([("bad.csv", b'text,label\n"abc,1\n')], "malformed CSV in bad.csv"),
+        ([("bad.csv", b'text,label\n"abc,1\n')], "malformed CSV in bad.csv.*a CSV, TSV, JSON-lines or Parquet table"),
+        ([("image.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)], "image.csv is not a CSV table: its bytes are not text"),
+        ([("image.jsonl", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)], "image.jsonl is not a JSONL table"),
         ([("nums.csv", b"a,b\n1,2\n")], None),
     ],
 )
 def test_bad_uploads_are_refused_with_a_message(tmp_path, files, message):
     if message is None:  # numbers only: staged, but preparing finds no text column
         staged = uploads.stage_uploads(files, tmp_path, max_bytes=2000)
-        with pytest.raises(CorpusError, match="no text column"):
+        with pytest.raises(CorpusError, match=r"nums.csv has no column of text for \(automatic\)"):
             uploads.prepare_staged(staged, settings.prepare_options())
         return
     with pytest.raises(CorpusError, match=message):
@@ -90,6 +92,46 @@ def test_prepare_staged_table_with_chosen_columns(tmp_path):
     ds = uploads.prepare_staged(staged, options, text_column="body", label_column="topic", id_column="id")
     assert ds.train.doc_ids == ("1", "2", "3") and ds.train.labels == ("a", "b", "a")
     assert "apples" in ds.vocabulary and "and" not in ds.vocabulary
+
+
+def test_staged_table_says_what_automatic_picks_and_previews_its_rows(tmp_path):
+    staged = uploads.stage_uploads([("docs.csv", TABLE)], tmp_path, max_bytes=10_000)
+    assert staged.automatic == ("body", "topic", "id")
+    preview = uploads.preview_table(staged)
+    assert list(preview.columns) == list(staged.columns) and len(preview) == 3
+    long = b"n,words\n" + b"".join(b"%d,%s\n" % (i, b"w" * 500) for i in range(9))
+    staged = uploads.stage_uploads([("long.csv", long)], tmp_path / "long", max_bytes=10_000)
+    preview = uploads.preview_table(staged)
+    assert len(preview) == uploads.PREVIEW_ROWS and preview["words"].str.len().max() == 200
+
+
+@pytest.mark.parametrize(
+    "table, column, message",
+    [
+        (b"body,n\n-,1\n.,2\n;,3\n", "body", "column 'body' of blank.csv gives no document with words: its values are not text or are empty; choose"),
+        (b"body,n\n-,1\n.,2\n;,3\n", "n", "column 'n' of blank.csv gives no document with words"),
+    ],
+)
+def test_a_column_without_words_is_named_in_page_terms(tmp_path, table, column, message):
+    staged = uploads.stage_uploads([("blank.csv", table)], tmp_path, max_bytes=10_000)
+    with pytest.raises(CorpusError) as info:
+        uploads.prepare_staged(staged, settings.prepare_options(min_df=1), text_column=column)
+    assert message in str(info.value) and "--" not in str(info.value)
+
+
+def test_no_words_left_is_told_in_page_terms(tmp_path):
+    files = [(f"{i}.txt", b"the and of") for i in range(4)]
+    staged = uploads.stage_uploads(files, tmp_path, max_bytes=10_000)
+    with pytest.raises(CorpusError, match="turn off 'Remove English stop words'") as info:
+        uploads.prepare_staged(staged, settings.prepare_options())
+    assert "--" not in str(info.value)
+    words = ["apple pear plum grape melon", "car van bus tram truck", "red blue green pink gold",
+             "oak elm ash pine birch"]
+    files = [(f"{i}.txt", text.encode()) for i, text in enumerate(words)]
+    staged = uploads.stage_uploads(files, tmp_path / "b", max_bytes=10_000)
+    with pytest.raises(CorpusError, match=r"'Min. documents per word' \(2\)") as info:
+        uploads.prepare_staged(staged, settings.prepare_options(min_df=2))
+    assert "--" not in str(info.value)
 
 
 # ---- settings --------------------------------------------------------------------------------
@@ -164,7 +206,8 @@ class Payload:
 @pytest.mark.parametrize(
     "data, message",
     [
-        (b"not a checkpoint at all", "upload.pt is not a (plain-data|readable) docmodel checkpoint"),
+        (b"not a checkpoint at all", r"^upload.pt is not a docmodel model file \(expected a .pt checkpoint saved by "
+                                     r"docmodel or the Models page\)$"),
         (None, "refused without loading it"),
         (b"", "upload.pt is not a readable docmodel checkpoint"),
     ],

@@ -43,6 +43,7 @@ def test_vocabulary_is_built_on_the_training_split_only():
         "n_dropped_empty": 1,
         "n_docs": 1,
         "n_tokens": 1,
+        "n_tokens_outside_vocabulary": 3,  # "durian" twice (the vocabulary is the training split's) and "zebra"
     }
     assert (
         data.info["n_dropped_empty"] == 1
@@ -184,6 +185,20 @@ def test_nothing_left_errors_say_what_to_change():
         prepare(docs("apple"), vocabulary=vocab, options=PrepareOptions(**ALL))
     with pytest.raises(CorpusError, match="no documents left after filtering: of 1 test documents"):
         prepare(docs("apple"), test=docs("kiwi"), options=PrepareOptions(**ALL))
+
+
+def test_nothing_left_errors_carry_their_reason_for_other_front_ends():
+    from corpora.errors import NoDocumentsLeft
+
+    with pytest.raises(NoDocumentsLeft) as info:
+        prepare(docs("apple", "banana"), options=PrepareOptions(**{**ALL, "min_df": 5}))
+    assert info.value.reason == "empty_vocabulary"
+    with pytest.raises(NoDocumentsLeft) as info:
+        prepare(docs("12 34", "x"), options=PrepareOptions(**{**ALL, "min_doc_tokens": 1}))
+    assert info.value.reason == "too_short"
+    with pytest.raises(NoDocumentsLeft) as info:
+        prepare(docs("apple"), vocabulary=Vocabulary(("kiwi",)), options=PrepareOptions(**ALL))
+    assert info.value.reason == "filtered"
 
 
 def test_folder_source_records_skipped_files_and_labels(tmp_path):

@@ -227,3 +227,15 @@ def test_empty_tables(tmp_path):
 def test_corrupt_parquet(tmp_path):
     with pytest.raises(CorpusError, match="cannot read bad.parquet as Parquet"):
         load_documents(write(tmp_path / "bad.parquet", "text\nnot parquet\n"))
+
+
+def test_column_errors_keep_the_problem_apart_from_the_cli_advice():
+    from corpora.errors import ColumnError
+
+    with pytest.raises(ColumnError) as info:
+        table_documents({"id": ["1", "1"], "text": ["a b", "c d"]}, "a.csv")
+    assert info.value.role == "id" and "--" not in info.value.problem
+    assert str(info.value) == info.value.problem + ": choose another column with --id-column"
+    with pytest.raises(ColumnError) as info:
+        table_documents({"a": ["1"], "b": ["2"]}, "n.csv")
+    assert info.value.role == "text" and info.value.problem == "no text column in n.csv: columns are a, b"

@@ -148,7 +148,8 @@ def test_code_running_pickles_are_refused_unrun(models, tmp_path, write, payload
     path = model_dir / "model.pt"
     write(obj, path)
 
-    with pytest.raises(ModelError, match="was refused without loading it|not a readable docmodel"):
+    refused = "was refused without loading it|not a readable docmodel|not a docmodel model file"
+    with pytest.raises(ModelError, match=refused):
         load_model(model_dir)
     with pytest.raises(ModelError):
         load_checkpoint(io.BytesIO(path.read_bytes()))  # an upload arrives as a stream
@@ -201,6 +202,11 @@ BROKEN = {
     "json text": (
         lambda real, p: p.write_text(json.dumps({"format": "docmodel-model"})),
         "is not a",
+    ),
+    "a PNG renamed .pt": (
+        lambda real, p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4),
+        "model.pt is not a docmodel model file (expected a .pt checkpoint saved by docmodel or the "
+        "Models page)",
     ),
     "a saved list": (lambda real, p: torch.save([1, 2, 3], p), "is not a docmodel checkpoint"),
     "another format": (

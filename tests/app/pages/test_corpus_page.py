@@ -99,7 +99,7 @@ def test_a_table_without_text_fails_when_prepared_and_keeps_the_corpus():
     upload(at, ("numbers.csv", b"a,b\n1,2\n3,4\n", "text/csv"))
     at.button(key="prepare_upload").click()
     run(at)
-    assert any("no text column in numbers.csv" in e for e in errors(at)), errors(at)
+    assert any("numbers.csv has no column of text for (automatic) to use" in e for e in errors(at)), errors(at)
     assert at.session_state["dataset_name"] == resources.DEMO_NAME
 
 
