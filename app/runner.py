@@ -61,9 +61,6 @@ class Jobs:
 
 
 JOBS = Jobs()
-# ``docmodel app`` set OMP_WAIT_POLICY before the server started; ``streamlit run app/main.py``
-# did not, and this is the app's first chance (it warns when torch is already loaded).
-threads.prepare_process()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 torch runs an operation's arithmetic on an OpenMP team of intra-op threads. Its default team is
 one thread per core of the machine, whatever share of them this process may use and whatever
 else runs: on a shared 2-core machine with one other CPU-bound process, the default 2 threads
-trained NVIL 3.4x slower than one thread (issue 17). Three things went wrong, and each has a
+trained NVIL 3.4x slower than one thread. Three things went wrong, and each has a
 remedy here:
 
 * **Waiting workers spin.** libgomp's workers spin for a while (300,000 iterations) after each
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 ENV = "DOCMODEL_THREADS"
 # Multiply-adds that take as long as waking and joining a team for every parallel region of one
 # step: an estimate, not a fit (~60 regions of ~30 us, at the ~13 G multiply-adds/s that the
-# one-thread minibatch-64 step reaches on this project's 2-core Xeon: 7,112 docs/s, README). The
+# one-thread minibatch-64 step reached on a 2-core machine: 7,112 docs/s, README). The
 # n-th thread pays once a step does n (n - 1) times this; on 2 CPUs the budget decides first.
 WORK_PER_OVERHEAD = 2.5e7
 
