@@ -80,8 +80,15 @@ class ModelEntry:
         vocab = getattr(self.model, "vocabulary_", None)
         return dataset is not None and vocab is not None and tuple(vocab.words) == dataset.vocabulary.words
 
+    @property
+    def kind_label(self) -> str:
+        """The kind's display name (``SBN``, ``DocNADE``)."""
+        from docmodel.models import REGISTRY
+
+        return REGISTRY[self.kind].label if self.kind in REGISTRY else self.kind.upper()
+
     def label(self) -> str:
-        return f"{self.name} ({self.kind.upper()}, {self.n_units} units)"
+        return f"{self.name} ({self.kind_label}, {self.n_units} units)"
 
 
 def init() -> None:

@@ -27,6 +27,23 @@ ProgressCallback = Callable[[dict], "bool | None"]
 """Called with a metrics dict (``step``, ``epoch``, ``seconds``, ...); returning True stops training."""
 
 
+def as_vocabulary(vocabulary, n_words: int) -> Vocabulary | None:
+    """``vocabulary`` as a :class:`Vocabulary` of ``n_words`` words (None stays None).
+
+    Used by ``fit`` for its ``vocabulary`` argument and when a checkpoint's words are restored.
+    """
+    if vocabulary is None:
+        return None
+    if not isinstance(vocabulary, Vocabulary):
+        vocabulary = Vocabulary(tuple(str(w) for w in vocabulary))
+    if len(vocabulary) != n_words:
+        raise ModelError(
+            f"the vocabulary has {len(vocabulary)} words but the documents have {n_words} word columns; "
+            "pass the vocabulary the count matrix was built with"
+        )
+    return vocabulary
+
+
 class TopicModel(TransformerMixin, BaseEstimator, abc.ABC):
     """A document model with latent units (SBN) or topics (LDA).
 
@@ -38,6 +55,9 @@ class TopicModel(TransformerMixin, BaseEstimator, abc.ABC):
     """
 
     kind: str = "model"
+    exact_likelihood: bool = False
+    """True where ``log_likelihood_bound``/``_is``/``_completion`` are all the exact log p (the
+    mixture, DocNADE): the evaluation then says "exact"."""
     active_threshold: float = 0.5
     """A unit counts as on for a document when its ``transform`` value exceeds this."""
 

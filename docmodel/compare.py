@@ -1,5 +1,6 @@
-"""``docmodel compare``: SBNs (NVIL and wake-sleep) and LDA trained on one split, measured by one
-evaluation, written up as a report.
+"""``docmodel compare``: any of the registered models (SBNs trained with NVIL, wake-sleep or a
+relaxation, fDARN, DocNADE, the Replicated Softmax, NVDM, the mixture, LDA) trained on one
+split, measured by one evaluation, written up as a report.
 
 Every model gets the same number of latent units, the same training documents and the same 100
 validation documents (held out from the training split, as the NVIL paper does for early
@@ -29,6 +30,9 @@ from docmodel.topwords import DEFAULT_RELEVANCE, RULE_TEXT
 logger = logging.getLogger(__name__)
 
 MODEL_NAMES = tuple(VARIANTS)
+DEFAULT_MODELS = ("sbn_nvil", "sbn_wake_sleep", "lda")
+"""What a comparison trains unless told otherwise (the paper's NVIL against its rivals of the
+same family and LDA); ``docmodel compare --models all`` trains every model."""
 MODEL_LABELS = {name: v.label for name, (v, _) in VARIANTS.items()}
 # Training order: models that usually stop early (LDA) first, leaving their unused time to the others.
 TRAIN_ORDER = tuple(sorted(VARIANTS, key=lambda name: VARIANTS[name][0].train_rank))
@@ -37,7 +41,7 @@ N_TOP_DIVERSITY = 25
 EVALUATION_KEYS = (
     "perplexity_bound", "perplexity_is", "perplexity_completion",
     "perplexity_bound_per_word", "perplexity_is_per_word", "perplexity_completion_per_word",
-    "elbo_per_doc", "n_docs", "n_tokens", "n_docs_completion",
+    "elbo_per_doc", "n_docs", "n_tokens", "n_docs_completion", "exact",
 )
 
 
@@ -48,7 +52,7 @@ class CompareSettings:
     Attributes
     ----------
     n_units : int
-        Latent units (SBN) and topics (LDA), the same for every model.
+        Latent units (SBN), topics (LDA), components or hidden units, the same for every model.
     max_minutes : float or None
         Training time for all models together. Each model gets an equal share of what is left
         when it starts (LDA is trained first; time it does not use goes to the SBNs).
@@ -62,12 +66,15 @@ class CompareSettings:
     lda_patience : int
         LDA early stopping: validation measurements without improvement.
     models : tuple of str
-        Which of ``sbn_nvil``, ``sbn_wake_sleep``, ``lda`` to train.
+        Which models to train: names of :data:`docmodel.models.VARIANTS`.
     sbn_params, lda_params : mapping
         Further estimator parameters (for example a small ``max_epochs`` for quick runs).
     nvil_params : mapping
         Parameters of the NVIL-trained SBN only, on top of ``sbn_params`` (for example
         ``encoder_dreams``, which wake-sleep does not take).
+    model_params : mapping
+        Model name -> parameters of that model only, on top of the above (for example
+        ``{"docnade": {"max_epochs": 5}}``); a variant's own defining parameters still win.
     """
 
     n_units: int = 50
@@ -76,10 +83,11 @@ class CompareSettings:
     n_samples: int = 100
     n_val_docs: int = 100
     lda_patience: int = 10
-    models: tuple[str, ...] = MODEL_NAMES
+    models: tuple[str, ...] = DEFAULT_MODELS
     sbn_params: Mapping = field(default_factory=dict)
     lda_params: Mapping = field(default_factory=dict)
     nvil_params: Mapping = field(default_factory=dict)
+    model_params: Mapping = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
@@ -91,6 +99,9 @@ class CompareSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ModelError(f"{name} must be a positive integer, got {value!r}")
+        unknown = [name for name in self.model_params if name not in VARIANTS]
+        if unknown:
+            raise ModelError(f"model_params names unknown models: {', '.join(unknown)}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ModelError(f"max_minutes must be positive, got {self.max_minutes!r}")
 
@@ -99,6 +110,7 @@ class CompareSettings:
         out["models"] = list(self.models)
         out["sbn_params"], out["lda_params"] = dict(self.sbn_params), dict(self.lda_params)
         out["nvil_params"] = dict(self.nvil_params)
+        out["model_params"] = {name: dict(params) for name, params in self.model_params.items()}
         return out
 
     @classmethod
@@ -119,11 +131,23 @@ def build_model(name: str, settings: CompareSettings, max_seconds: float | None)
     params = {param: getattr(settings, attribute) for param, attribute in spec.settings_values.items()}
     for attribute in spec.settings_params:
         params.update(getattr(settings, attribute))
+    params.update(settings.model_params.get(name, {}))
     params.update(spec.params)
     if max_seconds is not None and kind.budget_epochs_param is not None:
         # The budget, not an epoch count, ends a timed run (early stopping still applies).
         params.setdefault(kind.budget_epochs_param, 100_000)
     return kind.estimator()(settings.n_units, max_seconds=max_seconds, random_state=settings.seed, **params)
+
+
+def device_params(models, device: str) -> dict:
+    """``model_params`` giving ``device`` to the ``models`` other than the SBNs (which take it with
+    ``sbn_params``) whose estimator has a device."""
+    out = {}
+    for name in models:
+        spec, kind = variant(name)
+        if "sbn_params" not in spec.settings_params and "device" in kind.defaults():
+            out[name] = {"device": device}
+    return out
 
 
 def validation_split(n_docs: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

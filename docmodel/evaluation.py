@@ -157,7 +157,8 @@ def evaluate(
     dict
         ``perplexity_bound``, ``perplexity_is``, ``perplexity_completion`` (per document),
         their ``*_per_word`` variants, ``elbo_per_doc`` (mean bound on log p(x)),
-        ``n_docs``, ``n_tokens``, ``n_docs_completion``; with ``per_document=True`` also the
+        ``n_docs``, ``n_tokens``, ``n_docs_completion``, ``exact`` (True where the model's three
+        estimates are its exact likelihood: then bound and IS coincide); with ``per_document=True`` also the
         per-document ``log_p_bound``, ``log_p_is`` arrays and ``doc_perplexity_bound``.
     """
     X = check_counts(X)
@@ -177,6 +178,7 @@ def evaluate(
         "n_docs_completion": int(len(comp.kept)),
         "n_samples_is": n_samples,
         "n_samples_bound": n_samples_bound,
+        "exact": bool(getattr(model, "exact_likelihood", False)),
     }
     if per_document:
         out["doc_index"] = bound.kept

@@ -24,12 +24,13 @@ FIGURES = (
     ("perplexity_bound_per_word", "Perplexity, bound (per word)", "lower"),
     ("perplexity_is_per_word", "Perplexity, importance sampled (per word)", "lower"),
     ("perplexity_completion_per_word", "Perplexity, document completion (per word)", "lower"),
+    ("exact", "Likelihood (the three perplexities above)", None),
     ("sklearn_perplexity_per_word", "scikit-learn perplexity() (per word; LDA only, reference)", None),
     ("npmi", "NPMI coherence (top 10 words, mean over units)", "higher"),
     ("diversity", "Topic diversity (top 25 words)", "higher"),
     ("label_accuracy", "Label accuracy (logistic regression on the representation, 5-fold CV)", "higher"),
     ("train_seconds", "Training time (s)", None),
-    ("epochs", "Epochs (SBN) / iterations (LDA)", None),
+    ("epochs", "Epochs (LDA: iterations)", None),
     ("stopped", "Training stopped by", None),
 )
 NUMBERING_NOTE = (
@@ -75,6 +76,8 @@ def _format(key: str, value) -> str:
         return "n/a"
     if isinstance(value, str):
         return value
+    if key == "exact":
+        return "exact" if value else "estimated"
     if key == "label_accuracy":
         return f"{100 * value:.1f}%"
     if key in ("npmi", "diversity"):
@@ -200,7 +203,17 @@ def _options_line(settings: dict) -> list[str]:
     """The non-default estimator options the SBNs were trained with, if any, as one line."""
     parts = [f"both SBNs: {k}={v}" for k, v in sorted((settings.get("sbn_params") or {}).items()) if k != "device"]
     parts += [f"NVIL: {k}={v}" for k, v in sorted((settings.get("nvil_params") or {}).items())]
+    for name, params in (settings.get("model_params") or {}).items():
+        parts += [f"{name}: {k}={v}" for k, v in sorted(params.items()) if k != "device"]
     return [f"Options: {'; '.join(parts)}."] if parts else []
+
+
+def _estimates_notes(report: dict) -> list[str]:
+    """What the three perplexities are for each kind of the report that says it itself (the
+    exact models, the Replicated Softmax's AIS, ...), one paragraph per kind."""
+    kinds = dict.fromkeys(_kind(name, fig) for name, fig in report["models"].items())
+    notes = [REGISTRY[k].estimates_text for k in kinds if k in REGISTRY and REGISTRY[k].estimates_text]
+    return [line for note in notes for line in ("", note)]
 
 
 def budget_text(report: dict) -> str:
@@ -238,6 +251,7 @@ def render_markdown(report: dict, per_document: dict | None = None, plots: list[
         figures_table(report),
         "",
         ESTIMATOR_NOTE.format(S=settings["n_samples"]),
+        *_estimates_notes(report),
         "",
         "## Reading",
         "",

@@ -49,7 +49,8 @@ def figures_table(entries, has_labels: bool) -> None:
     rows = []
     for e in entries:
         f = measure.figures(e)["figures"]
-        row = {"model": e.name, "kind": e.kind.upper(), "units": str(f["n_units"])}
+        row = {"model": e.name, "kind": e.kind_label, "units": str(f["n_units"]),
+               "likelihood": "exact" if f.get("exact") else "estimated"}
         for key, (title, _) in COLUMNS.items():
             if key == "label_accuracy" and not has_labels:
                 continue
@@ -58,6 +59,8 @@ def figures_table(entries, has_labels: bool) -> None:
     st.table(pd.DataFrame(rows), hide_index=True)
     notes = [f"**{title}**: {text}" for key, (title, text) in COLUMNS.items()
              if text and (key != "label_accuracy" or has_labels)]
+    notes.insert(0, "**likelihood**: exact where a model's likelihood is tractable (then its bound, importance "
+                    "sampled and completion figures are exact), else estimated")
     st.caption(" · ".join(notes))
 
 

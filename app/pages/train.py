@@ -1,4 +1,5 @@
-"""Train page: SBN and LDA settings, training in the background with live progress, cancel."""
+"""Train page: the SBN's and LDA's settings, one box for the other models of the registry,
+training in the background with live progress, cancel."""
 
 from __future__ import annotations
 
@@ -172,6 +173,56 @@ def lda_settings() -> None:
             start(chosen, estimator, run_settings, max_iter, max_seconds)
 
 
+BENCH_KINDS = [kind for kind in REGISTRY if kind not in ("sbn", "lda")]
+
+
+def other_settings() -> None:
+    """One box for the other models of the registry (the NVIL paper's bench: DocNADE, the
+    Replicated Softmax, NVDM, the mixture): the settings every kind shares, its own defaults."""
+    if not BENCH_KINDS:
+        return
+    with st.container(border=True, key="bench_settings"):
+        st.markdown("#### More models")
+        st.caption("The rivals of the NVIL paper's document bench, behind the same estimator contract and "
+                   "measured by the same evaluation.")
+        labels = {REGISTRY[k].variants[0].label if REGISTRY[k].variants else REGISTRY[k].label: k for k in BENCH_KINDS}
+        c0, c1, c2 = st.columns([2, 1, 1])
+        chosen_label = c0.selectbox("Model", list(labels), key="bench_kind", persist_state=ui.KEEP)
+        kind = REGISTRY[labels[chosen_label]]
+        default = kind.defaults()
+        name = c0.text_input("Name", key=f"bench_name_{kind.kind}", persist_state=ui.KEEP,
+                             placeholder=f"default: {kind.kind}-{default.get('n_units', 50)}")
+        n_units = c1.number_input(f"{kind.unit_name.capitalize()}s", 1, 2000, default.get("n_units", 50),
+                                  key=f"bench_units_{kind.kind}", persist_state=ui.KEEP)
+        max_epochs = c2.number_input("Max. epochs", 1, 100_000, default.get(kind.budget_epochs_param or "", 100),
+                                     key=f"bench_epochs_{kind.kind}", persist_state=ui.KEEP)
+        max_seconds = c1.number_input("Time budget (s, 0 = none)", 0, 86_400, 60,
+                                      key=f"bench_seconds_{kind.kind}", persist_state=ui.KEEP)
+        seed = c2.number_input("Seed", 0, 2**31 - 1, default.get("random_state") or 0,
+                               key=f"bench_seed_{kind.kind}", persist_state=ui.KEEP)
+        lr = None
+        if "learning_rate" in default:
+            lr = c1.number_input("Learning rate", 1e-6, 1.0, float(default["learning_rate"]), format="%g", step=1e-4,
+                                 key=f"bench_lr_{kind.kind}", persist_state=ui.KEEP)
+        submitted = st.button(f"Train {kind.label}", type="primary", key="train_bench")
+    if submitted and not busy():
+        with ui.page_errors(f"starting {kind.label}"):
+            params = {"n_units": int(n_units), "max_seconds": float(max_seconds) or None, "random_state": int(seed)}
+            if kind.budget_epochs_param:
+                params[kind.budget_epochs_param] = int(max_epochs)
+            if lr is not None:
+                params["learning_rate"] = float(lr)
+            estimator = kind.estimator()(**params)
+            chosen = settings.model_name(name) if name.strip() else state.unique_name(f"{kind.kind}-{int(n_units)}")
+            if not state.unique_name(chosen) == chosen:
+                st.error(f"A model named {ui.md(chosen)} exists already; choose another name.")
+                return
+            run_settings = {"kind": kind.kind, "n_units": int(n_units), "max_epochs": int(max_epochs),
+                            "max_seconds": max_seconds, "seed": int(seed),
+                            **({"learning_rate": float(lr)} if lr is not None else {})}
+            start(chosen, estimator, run_settings, int(max_epochs), max_seconds)
+
+
 def progress_panel() -> None:
     """The current run's progress; polls every second while the run is going."""
     with ui.page_errors("showing the training progress"):
@@ -225,7 +276,7 @@ def models_table() -> None:
         vals = [h["val_perplexity_bound"] for h in history if h.get("val_perplexity_bound") is not None]
         rows.append({
             "name": entry.name,
-            "kind": entry.kind.upper(),
+            "kind": entry.kind_label,
             "units": entry.n_units,
             "training": entry.settings.get("algorithm", entry.settings.get("learning_method", entry.origin)),
             "epochs": len(history),
@@ -242,7 +293,7 @@ st.title("Train")
 ds = ui.require_corpus()
 n_train = ds.train.n_docs
 st.caption(
-    f"Both models learn from the same {len(state.training_rows(n_train)):,} training documents; "
+    f"Every model learns from the same {len(state.training_rows(n_train)):,} training documents; "
     f"{len(state.validation_rows(n_train)):,} more are held out for early stopping and the curves below. "
     "Training runs in the background: you can switch pages meanwhile."
 )
@@ -251,6 +302,7 @@ with left:
     sbn_settings()
 with right:
     lda_settings()
+other_settings()
 
 run = st.session_state.get(state.TRAINING)
 active = run is not None and not run.finished

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from corpora.errors import CorpusError
 from docmodel.cli_commands._common import ProgressBar, add_unit_options, load_dataset, unit_params
@@ -15,10 +16,12 @@ DEFAULTS = CompareSettings()
 
 
 def _models(text: str) -> tuple[str, ...]:
+    if text.strip() == "all":
+        return MODELS
     names = tuple(p.strip() for p in text.split(",") if p.strip())
     unknown = [n for n in names if n not in MODELS]
     if unknown or not names:
-        raise CorpusError(f"--models takes a comma-separated list of {', '.join(MODELS)}; got {text!r}")
+        raise CorpusError(f"--models takes 'all' or a comma-separated list of {', '.join(MODELS)}; got {text!r}")
     return names
 
 
@@ -36,8 +39,9 @@ def add_arguments(p) -> None:
                    help=f"importance samples per document (default {DEFAULTS.n_samples})")
     p.add_argument("--val-docs", type=int, default=DEFAULTS.n_val_docs,
                    help=f"training documents held out for validation (default {DEFAULTS.n_val_docs})")
-    p.add_argument("--models", default=",".join(MODELS), help=f"models to train (default {','.join(MODELS)})")
-    p.add_argument("--device", default="cpu", help="device of the SBNs: cpu, cuda or auto")
+    p.add_argument("--models", default=",".join(DEFAULTS.models),
+                   help=f"models to train, or 'all' (default {','.join(DEFAULTS.models)}; known: {', '.join(MODELS)})")
+    p.add_argument("--device", default="cpu", help="device of the neural models (SBNs, DocNADE, RSM, NVDM): cpu, cuda or auto")
     p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
     p.add_argument("--batch-size", type=int, help="minibatch of both SBNs (default: a twentieth of the training documents, between 64 and 512)")
     p.add_argument(
@@ -53,7 +57,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from docmodel.compare import MODEL_LABELS, CompareSettings, run_compare
+    from docmodel.compare import MODEL_LABELS, CompareSettings, device_params, run_compare
 
     settings = CompareSettings(
         n_units=args.units,
@@ -72,6 +76,7 @@ def run(args) -> int:
         },
     )
     dataset = load_dataset(args.corpus_dir)
+    settings = replace(settings, model_params=device_params(settings.models, args.device))
     bars = []
 
     def progress(name):

@@ -1,4 +1,4 @@
-"""``docmodel train CORPUS_DIR --model sbn|lda ... -o MODEL_DIR``."""
+"""``docmodel train CORPUS_DIR --model KIND ... -o MODEL_DIR`` (any kind of the registry)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from corpora.errors import CorpusError
 from docmodel.cli_commands._common import (
+    UNIT_OPTIONS,
     ProgressBar,
     add_unit_options,
     estimator_option,
@@ -25,6 +26,9 @@ THREADS_HELP = (
 )
 
 
+NVIL_SWITCHES = ("global-baseline", "input-baseline", "mean-field-baseline", "variance-norm", "local-signals")
+
+
 def _layers(text: str) -> tuple[int, ...]:
     try:
         layers = tuple(int(p) for p in text.split(","))
@@ -38,14 +42,15 @@ def _layers(text: str) -> tuple[int, ...]:
 def add_arguments(p) -> None:
     p.add_argument("corpus_dir", help="a corpus directory made by 'docmodel prepare'")
     p.add_argument("-o", "--out", required=True, help="model directory to write")
-    p.add_argument("--model", choices=list(REGISTRY), default="sbn")
+    p.add_argument("--model", choices=list(REGISTRY), default="sbn",
+                   help="model kind (default sbn); options marked SBN or LDA apply to that kind only")
     estimator_option(p, "--algorithm", choices=["nvil", "wake-sleep", "reinforce"], param="algorithm",
                      help="SBN training algorithm")
     size = p.add_mutually_exclusive_group()
-    estimator_option(size, "--units", type=int, param="n_units", help="latent units (SBN) or topics (LDA)")
+    estimator_option(size, "--units", type=int, param="n_units", help="latent units (SBN), topics (LDA), components (mixture) or hidden units")
     size.add_argument("--layers", help="SBN layers, nearest the words first, e.g. 200,200")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--epochs", type=int, help="maximum epochs (SBN) or iterations (LDA)")
+    budget.add_argument("--epochs", type=int, help="maximum epochs (LDA: iterations)")
     budget.add_argument("--max-minutes", type=float, help="training time budget in minutes")
     estimator_option(p, "--seed", type=int, param="random_state", help="seeds the validation split, the initial weights and every sample")
     p.add_argument(
@@ -83,7 +88,7 @@ def add_arguments(p) -> None:
         p, "--ema-decay", type=float, param="ema_decay",
         help="decay of the parameter average used for validation and the saved model (0: off)",
     )
-    for comp in ("global-baseline", "input-baseline", "mean-field-baseline", "variance-norm", "local-signals"):
+    for comp in NVIL_SWITCHES:
         p.add_argument(f"--no-{comp}", action="store_true", help=f"switch off NVIL's {comp.replace('-', ' ')}")
     estimator_option(p, "--learning-method", choices=["batch", "online"], kind="lda", param="learning_method",
                      help="LDA learning method")
@@ -130,9 +135,41 @@ LDA_OPTIONS = {
 }
 
 
+# Options any kind may take, where its estimator has the parameter: dest -> parameter.
+COMMON_OPTIONS = {
+    "units": "n_units", "learning_rate": "learning_rate", "batch_size": "batch_size", "patience": "patience",
+    "val_docs": "n_val_docs", "seed": "random_state", "device": "device", "threads": "n_threads",
+}
+
+
+def _other_kind(args, seconds):
+    """A kind other than the SBN and LDA (the registry's DocNADE, RSM, NVDM, mixture, ...): the
+    common options it takes; any other option given is refused by name."""
+    kind = REGISTRY[args.model]
+    accepted = kind.defaults()
+    names = dict(COMMON_OPTIONS)
+    if kind.budget_epochs_param:
+        names["epochs"] = kind.budget_epochs_param
+    sbn_only = {dest: param for dest, param in SBN_OPTIONS.items() if dest not in names}
+    refused = [dest for dest, param in {**names, **sbn_only}.items()
+               if getattr(args, dest) is not None and param not in accepted]
+    refused += [dest for dest in ("layers", "preset", *UNIT_OPTIONS) if getattr(args, dest, None) not in (None, False)]
+    refused += [f"no_{c}" for c in NVIL_SWITCHES if getattr(args, "no_" + c.replace("-", "_"))]
+    if refused:
+        flags = ", ".join("--" + dest.replace("_", "-") for dest in refused)
+        raise CorpusError(f"{flags} {'does' if len(refused) == 1 else 'do'} not apply to --model {args.model}; "
+                          f"see 'docmodel train --help'")
+    params = given(args, names)
+    if seconds and args.epochs is None and kind.budget_epochs_param:
+        params[kind.budget_epochs_param] = 100_000  # the budget, not an epoch count, ends the run
+    return kind.estimator()(max_seconds=seconds, **params)
+
+
 def build_model(args):
     seconds = args.max_minutes * 60 if args.max_minutes else None
     distributed = _distributed(args)
+    if args.model not in ("sbn", "lda"):
+        return _other_kind(args, seconds)
     if args.model == "lda":
         if args.threads is not None:
             raise CorpusError("--threads applies to SBN training (LDA's work is scikit-learn's)")
@@ -172,7 +209,7 @@ def run(args) -> int:
             "state_every_seconds": args.checkpoint_every,
         }
     elif args.resume:
-        raise CorpusError("--resume applies to SBN training; LDA runs are short and start afresh")
+        raise CorpusError(f"--resume applies to SBN training; a {args.model} run starts afresh")
     try:
         model.fit(dataset.train.X, vocabulary=dataset.vocabulary, callback=bar, **kwargs)
     except BaseException:

@@ -90,6 +90,9 @@ class ModelKind:
     budget_epochs_param : str or None
         A parameter capping epochs that a time budget replaces (set very high when the run has a
         time budget, so that the budget ends it).
+    estimates_text : str
+        What its bound, importance-sampled and completion figures are, in one or two sentences,
+        for reports (empty: the report's general note covers it).
     """
 
     kind: str
@@ -106,6 +109,7 @@ class ModelKind:
     export_text: str
     variants: tuple[Variant, ...] = ()
     budget_epochs_param: str | None = None
+    estimates_text: str = ""
 
     @property
     def units_title(self) -> str:

@@ -121,6 +121,8 @@ def test_markdown_report(compared):
     text = (root / "report" / "report.md").read_text()
     assert "| figure | SBN (NVIL) | SBN (wake-sleep) | LDA (scikit-learn, batch VB) |" in text
     assert "ranked by one rule, relevance with lambda = 0.6" in text
+    assert "| Likelihood (the three perplexities above) | estimated | estimated | estimated |" in text
+    assert all(fig["exact"] is False for fig in report["models"].values())
     assert "![training curves](training_curves.png)" in text
     for sentence in reading(report):
         assert sentence in text
@@ -216,7 +218,8 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "no_test"), "--out", str(tmp_path / "r")]) == 2
     assert "compare needs a corpus with a test split" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "no_test"), "--models", "lda,gpt", "--out", str(tmp_path / "r")]) == 2
-    assert "--models takes a comma-separated list of sbn_nvil, sbn_wake_sleep, lda; got 'lda,gpt'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--models takes 'all' or a comma-separated list of sbn_nvil, sbn_wake_sleep" in err and "got 'lda,gpt'" in err
 
 
 def test_settings_and_split_errors():
@@ -226,6 +229,8 @@ def test_settings_and_split_errors():
         CompareSettings(models=("lda", "lda"))
     with pytest.raises(ModelError, match="n_units must be a positive integer, got 0"):
         CompareSettings(n_units=0)
+    with pytest.raises(ModelError, match="model_params names unknown models: lsa"):
+        CompareSettings(model_params={"lsa": {"n_iter": 2}})
     with pytest.raises(ModelError, match="max_minutes must be positive, got -1"):
         CompareSettings(max_minutes=-1)
     with pytest.raises(ModelError, match="at least 2 are needed to hold out 1"):

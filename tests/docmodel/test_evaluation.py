@@ -108,9 +108,10 @@ def test_evaluate_returns_every_figure(one_topic):
         "perplexity_bound", "perplexity_is", "perplexity_completion",
         "perplexity_bound_per_word", "perplexity_is_per_word", "perplexity_completion_per_word",
         "elbo_per_doc", "n_docs", "n_tokens", "n_docs_completion", "n_samples_is", "n_samples_bound",
-        "doc_index", "log_p_bound", "log_p_is", "doc_perplexity_bound",
+        "doc_index", "log_p_bound", "log_p_is", "doc_perplexity_bound", "exact",
     }
     assert expected_keys <= set(result)
+    assert result["exact"] is False  # LDA's figures are a bound and estimates, even where they coincide
     lengths = np.asarray(X.sum(axis=1)).ravel()
     kept = np.flatnonzero(lengths > 0)
     exact = X[kept] @ log_beta

@@ -12,7 +12,13 @@ import docmodel
 from docmodel.checkpoint import load_model
 from docmodel.cli import build_parser
 from docmodel.cli_commands.train import build_model
-from docmodel.compare import MODEL_NAMES, TRAIN_ORDER, CompareSettings
+from docmodel.compare import (
+    DEFAULT_MODELS,
+    MODEL_NAMES,
+    TRAIN_ORDER,
+    CompareSettings,
+    device_params,
+)
 from docmodel.compare import build_model as compare_model
 from docmodel.errors import ModelError
 from docmodel.models import REGISTRY, VARIANTS, model_kind, variant
@@ -47,6 +53,16 @@ def test_compare_builds_every_variant_from_the_registry():
     assert (nvil.algorithm, nvil.encoder_dreams, nvil.patience, nvil.max_epochs) == ("nvil", 0.5, 4, 100_000)
     assert (ws.algorithm, ws.encoder_dreams, ws.patience) == ("wake-sleep", 0.0, 4)
     assert (lda.n_units, lda.patience, lda.random_state, lda.max_seconds) == (7, settings.lda_patience, 3, 60.0)
+    # Per-model parameters reach that model only; a variant's defining parameters still win.
+    settings = CompareSettings(model_params={"sbn_wake_sleep": {"patience": 9, "algorithm": "nvil"}, "lda": {"max_iter": 4}})
+    ws, nvil, lda = (compare_model(name, settings, None) for name in ("sbn_wake_sleep", "sbn_nvil", "lda"))
+    assert (ws.patience, ws.algorithm, nvil.patience == REGISTRY["sbn"].defaults()["patience"]) == (9, "wake-sleep", True)
+    assert lda.max_iter == 4 and CompareSettings.from_dict(settings.to_dict()) == settings
+    assert CompareSettings().models == DEFAULT_MODELS == ("sbn_nvil", "sbn_wake_sleep", "lda")
+    # --device goes to every chosen model with a device, the SBNs through their own settings.
+    params = device_params(MODEL_NAMES, "cuda")
+    assert all(VARIANTS[n][1].kind != "sbn" and "device" in VARIANTS[n][1].defaults() for n in params)
+    assert "lda" not in params and all(p == {"device": "cuda"} for p in params.values())
 
 
 def _args(*argv):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import LatentDirichletAllocation
 
-from docmodel.base import ProgressCallback, TopicModel
+from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
 from docmodel.checkpoint import load_checkpoint, save_checkpoint
 from docmodel.counts import check_counts
 from docmodel.errors import ModelError
@@ -220,7 +220,7 @@ class LDATopicModel(TopicModel):
             raise ModelError("cannot train on an empty corpus (no documents)")
         if X.nnz == 0:
             raise ModelError("cannot train on documents without any word counts")
-        vocab = persistence.as_vocabulary(vocabulary, n_words)
+        vocab = as_vocabulary(vocabulary, n_words)
         if self.patience is not None and X_val is None:
             raise ModelError("patience (early stopping) needs validation documents: pass X_val")
         val_lengths = None

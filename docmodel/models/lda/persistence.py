@@ -19,7 +19,7 @@ import torch
 from scipy.special import digamma
 from sklearn.decomposition import LatentDirichletAllocation
 
-from corpora.vocabulary import Vocabulary
+from docmodel.base import as_vocabulary
 from docmodel.errors import ModelError
 
 if TYPE_CHECKING:
@@ -153,23 +153,6 @@ def restore(cls: type[LDATopicModel], data: dict) -> LDATopicModel:
     model.best_val_perplexity_bound_ = metrics.get("best_val_perplexity_bound")
     model.metrics_ = dict(metrics)
     return model
-
-
-def as_vocabulary(vocabulary, n_words: int) -> Vocabulary | None:
-    """``vocabulary`` as a :class:`Vocabulary` of ``n_words`` words (None stays None).
-
-    Used by ``fit`` for its ``vocabulary`` argument and by :func:`restore` for a checkpoint's.
-    """
-    if vocabulary is None:
-        return None
-    if not isinstance(vocabulary, Vocabulary):
-        vocabulary = Vocabulary(tuple(str(w) for w in vocabulary))
-    if len(vocabulary) != n_words:
-        raise ModelError(
-            f"the vocabulary has {len(vocabulary)} words but the documents have {n_words} word columns; "
-            "pass the vocabulary the count matrix was built with"
-        )
-    return vocabulary
 
 
 def _word_frequencies(state: dict, components: np.ndarray) -> np.ndarray:

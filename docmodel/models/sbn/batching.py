@@ -8,8 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from docmodel.counts import check_counts, n_validation_docs
-from docmodel.errors import ModelError
+from docmodel.models.epochs import holdout
 
 
 def auto_batch_size(n_docs: int) -> int:
@@ -76,25 +75,5 @@ def epoch_order(seed: int, epoch: int, n_docs: int) -> np.ndarray:
 
 
 def training_split(X: sp.csr_matrix, X_val, n_val_docs: int, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """The documents to train on and those to validate on (early stopping).
-
-    ``X`` holds non-empty documents. Without ``X_val``, ``n_val_docs`` of them (at most a tenth:
-    :func:`docmodel.counts.n_validation_docs`) are held out at random (seeded) and not trained
-    on; a given ``X_val`` is checked against ``X``'s vocabulary and loses its empty documents.
-    """
-    if X_val is None:
-        if X.shape[0] < 2:
-            raise ModelError(
-                f"need at least 2 non-empty training documents (got {X.shape[0]} sample"
-                f"{'' if X.shape[0] == 1 else 's'}): one to train on "
-                "and one to hold out for early stopping"
-            )
-        n_val = n_validation_docs(X.shape[0], n_val_docs)
-        perm = np.random.default_rng(seed).permutation(X.shape[0])
-        X_val, X = X[perm[:n_val]], X[perm[n_val:]]
-    else:
-        X_val = check_counts(X_val, X.shape[1])
-        X_val = X_val[np.asarray(X_val.sum(axis=1)).ravel() > 0]
-    if X.shape[0] == 0 or X_val.shape[0] == 0:
-        raise ModelError("no non-empty documents to train or validate on")
-    return X, X_val
+    """The documents to train on and those to validate on: :func:`docmodel.models.epochs.holdout`."""
+    return holdout(X, X_val, n_val_docs, seed)
