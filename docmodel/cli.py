@@ -1,4 +1,4 @@
-"""The ``docmodel`` command line: prepare, train, evaluate, topics, compare, app.
+"""The ``docmodel`` command line: prepare, train, evaluate, topics, transform, compare, sweep, app.
 
 Each verb lives in :mod:`docmodel.cli_commands` and imports its heavy dependencies lazily, so
 ``docmodel prepare`` starts without loading torch. User errors print one line and exit 2.
@@ -23,7 +23,8 @@ VERBS = {
     "evaluate": "measure a trained model's perplexities on a corpus split",
     "topics": "print each latent unit's top words",
     "transform": "score new documents with a trained model: units, top units, perplexity",
-    "compare": "train SBN (NVIL and wake-sleep) and LDA on one split and write a report",
+    "compare": "train models (by default SBN with NVIL and wake-sleep, and LDA) on one split and write a report",
+    "sweep": "train models at several numbers of units on one split and choose the size on validation documents",
     "app": "start the web app",
 }
 

@@ -1,0 +1,251 @@
+"""``docmodel sweep``: the models of :mod:`docmodel.compare` trained at several numbers of latent
+units (topics), to choose that number on validation documents.
+
+Every (model, size) pair is trained and measured exactly as ``docmodel compare`` trains and
+measures a model: the same training documents, the same validation documents (held out from the
+training split as the NVIL paper does for early stopping), the same seeds, scored on the test
+split by :func:`docmodel.compare.model_figures`. The size is chosen by each model's best
+validation bound (``EVALUATION.md``: options are chosen on validation documents, never on the
+test split); the test figures are reported as results.
+
+Each finished pair is saved at once (its model, and its figures appended to ``sweep.json``), so
+an interrupted sweep keeps what it finished and a rerun with the same settings trains only the
+missing pairs. ``sweep.md`` (a table with sizes as rows, a generated reading of the choice) and
+the PNG plots (matplotlib, Agg canvas) are made from ``sweep.json`` alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from docmodel.compare import (
+    CompareSettings,
+    build_model,
+    model_figures,
+    model_label,
+    validation_split,
+)
+from docmodel.errors import ModelError
+from docmodel.sweep_report import PLOTS, write_outputs, write_text
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "docmodel-sweep"
+FORMAT_VERSION = 1
+SWEEP_FILE = "sweep.json"
+DEFAULT_UNITS = (10, 20, 50, 100, 200)
+DEFAULT_MODELS = ("sbn_nvil", "lda")
+"""What a sweep trains unless told otherwise: the paper's NVIL-trained SBN and LDA."""
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What ``docmodel sweep`` trains and how it measures.
+
+    Attributes
+    ----------
+    units : tuple of int
+        The sizes tried (latent units / topics), each once; kept in increasing order.
+    compare : CompareSettings
+        Models, seed, validation documents, importance samples and estimator parameters, as for
+        ``docmodel compare``. Its ``max_minutes`` is the training time of EACH (model, size)
+        pair (None: each stops by its own rule); its ``n_units`` is replaced by each size.
+    """
+
+    units: tuple[int, ...] = DEFAULT_UNITS
+    compare: CompareSettings = field(default_factory=lambda: CompareSettings(models=DEFAULT_MODELS))
+
+    def __post_init__(self) -> None:
+        units = tuple(self.units)
+        bad = [u for u in units if isinstance(u, bool) or not isinstance(u, int) or u < 1]
+        if bad or not units:
+            raise ModelError(f"units must be positive integers, at least one; got {', '.join(map(repr, units)) or 'none'}")
+        if len(set(units)) != len(units):
+            raise ModelError(f"units must name each size once; got {', '.join(map(str, units))}")
+        object.__setattr__(self, "units", tuple(sorted(units)))
+
+    def at(self, n_units: int) -> CompareSettings:
+        """The comparison settings of one size."""
+        return replace(self.compare, n_units=n_units)
+
+    @property
+    def budget_seconds(self) -> float | None:
+        """Training time of each pair."""
+        return self.compare.max_minutes * 60.0 if self.compare.max_minutes else None
+
+    def pairs(self) -> list[tuple[str, int]]:
+        """Every (model, size), in training order: all models at the smallest size first, so that
+        a sweep stopped early has compared the models at the sizes it reached."""
+        return [(name, size) for size in self.units for name in self.compare.models]
+
+    def to_dict(self) -> dict:
+        out = self.compare.to_dict()
+        del out["n_units"]
+        out["max_minutes_per_pair"] = out.pop("max_minutes")
+        return {"units": list(self.units), **out}
+
+
+def pair_dir(name: str, n_units: int) -> str:
+    """Where the model of one pair is saved, relative to the sweep directory."""
+    return f"models/{name}-{n_units}"
+
+
+def corpus_fingerprint(dataset) -> str:
+    """A hash of the vocabulary and both splits' counts: a rerun must use the same documents."""
+    digest = hashlib.sha256()
+    digest.update("\n".join(dataset.vocabulary.words).encode())
+    for corpus in (dataset.train, dataset.test):
+        X = corpus.X.tocsr()
+        for array in (X.indptr, X.indices, X.data):
+            digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def load_sweep(sweep_dir: str | Path) -> dict | None:
+    """The sweep recorded in ``sweep_dir/sweep.json``, or None if there is none."""
+    path = Path(sweep_dir) / SWEEP_FILE
+    try:
+        sweep = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path} ({exc}); remove it or choose another output directory") from None
+    if not isinstance(sweep, dict) or sweep.get("format") != FORMAT or not {"settings", "corpus", "pairs"} <= set(sweep):
+        raise ModelError(f"{path} is not a docmodel sweep file; choose another output directory")
+    if sweep.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{path} has sweep format version {sweep.get('format_version')!r}, this docmodel reads "
+            f"{FORMAT_VERSION}; choose another output directory"
+        )
+    return sweep
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    """``key: X there, Y now`` for every setting that differs (values compared as JSON)."""
+    def show(value):
+        if isinstance(value, list):
+            return ",".join(map(str, value)) or "none"
+        return json.dumps(value) if isinstance(value, dict) else str(value)
+
+    keys = list(new) + [k for k in old if k not in new]
+    return [f"{k}: {show(old.get(k))} there, {show(new.get(k))} now" for k in keys if old.get(k) != new.get(k)]
+
+
+def _check_same(sweep_dir: Path, recorded: dict, settings: dict, fingerprint: str) -> None:
+    differs = _differences(recorded["settings"], settings)
+    if recorded["corpus"].get("fingerprint") != fingerprint:
+        differs.insert(0, f"corpus: {recorded['corpus'].get('path')} there (other documents or vocabulary)")
+    if differs:
+        raise ModelError(
+            f"{sweep_dir} holds a sweep with other settings ({'; '.join(differs)}); to continue it, rerun "
+            "with the options it was started with; to sweep these settings, choose another output directory"
+        )
+
+
+def _write_json(sweep_dir: Path, sweep: dict) -> None:
+    write_text(sweep_dir / SWEEP_FILE, json.dumps(sweep, indent=2, allow_nan=True))
+
+
+def run_sweep(
+    dataset,
+    sweep_dir: str | Path,
+    settings: SweepSettings,
+    *,
+    corpus_dir: str | Path | None = None,
+    callback_factory: Callable[[str, int], Callable | None] | None = None,
+) -> dict:
+    """Train, save and measure every (model, size) of ``settings`` not already in ``sweep_dir``.
+
+    Parameters
+    ----------
+    dataset : corpora.Dataset
+        Must have a test split.
+    sweep_dir : str or Path
+        Written: ``sweep.json`` (after every pair), ``models/<model>-<size>/``, ``sweep.md`` and
+        the PNG plots. A directory holding a sweep with the same settings and corpus is
+        continued; one with other settings is refused.
+    settings : SweepSettings
+    corpus_dir : str or Path, optional
+        Recorded in ``sweep.json``.
+    callback_factory : callable, optional
+        ``callback_factory(name, n_units)`` gives the training callback of that pair.
+
+    Returns
+    -------
+    dict
+        The sweep (as written to ``sweep.json``): ``settings``, ``corpus`` and ``pairs``, a list
+        of ``{"model", "n_units", "label", "model_dir", "budget_seconds", "figures"}`` with the
+        figures of :func:`docmodel.compare.model_figures`.
+
+    Raises
+    ------
+    ModelError
+        No test split, too few training documents, or ``sweep_dir`` holds another sweep.
+    """
+    if dataset.test is None or dataset.test.n_docs == 0:
+        raise ModelError("sweep needs a corpus with a test split; prepare it with a test split (--test-fraction)")
+    sweep_dir = Path(sweep_dir)
+    train, n_empty = dataset.train.drop_empty()
+    train_rows, val_rows = validation_split(train.n_docs, settings.compare.n_val_docs, settings.compare.seed)
+    X_train, X_val = train.X[train_rows], train.X[val_rows]
+    fingerprint = corpus_fingerprint(dataset)
+    recorded = load_sweep(sweep_dir)
+    if recorded is not None:
+        # Compared as JSON, the form they were recorded in (tuples become lists).
+        _check_same(sweep_dir, recorded, json.loads(json.dumps(settings.to_dict())), fingerprint)
+        sweep = recorded
+    else:
+        sweep = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "settings": settings.to_dict(),
+            "corpus": {
+                "path": None if corpus_dir is None else str(corpus_dir),
+                "fingerprint": fingerprint,
+                "n_words": len(dataset.vocabulary),
+                "n_docs_train": int(len(train_rows)),
+                "n_docs_val": int(len(val_rows)),
+                "n_docs_train_empty_dropped": int(n_empty),
+                "n_docs_test": int(dataset.test.n_docs),
+                "n_tokens_test": int(dataset.test.n_tokens),
+                "has_labels": bool(dataset.test.has_labels),
+            },
+            "pairs": [],
+        }
+    done = {(p["model"], p["n_units"]) for p in sweep["pairs"]}
+    todo = [pair for pair in settings.pairs() if pair not in done]
+    if done:
+        logger.info("%d of %d pairs already done in %s", len(done), len(settings.pairs()), sweep_dir)
+    budget = settings.budget_seconds
+    for name, size in todo:
+        logger.info("training %s with %d units (%s)", name, size, f"{budget:.0f} s budget" if budget else "no time budget")
+        at = settings.at(size)
+        model = build_model(name, at, budget)
+        callback = callback_factory(name, size) if callback_factory else None
+        started = time.perf_counter()
+        model.fit(X_train, vocabulary=dataset.vocabulary, X_val=X_val, callback=callback)
+        model.save(sweep_dir / pair_dir(name, size))
+        figures, _ = model_figures(model, dataset, at)
+        sweep["pairs"].append({
+            "model": name,
+            "n_units": size,
+            "label": model_label(name, model),
+            "model_dir": pair_dir(name, size),
+            "budget_seconds": budget,
+            "figures": figures,
+        })
+        _write_json(sweep_dir, sweep)
+        write_outputs(sweep_dir, sweep, plots=False)
+        logger.info("%s with %d units done in %.0f s", name, size, time.perf_counter() - started)
+    # A finished sweep run again has nothing new to plot.
+    missing = any(not (sweep_dir / file_name).exists() for file_name, _, _ in PLOTS)
+    write_outputs(sweep_dir, sweep, plots=bool(todo) or missing)
+    return sweep
