@@ -102,3 +102,19 @@ def test_checkpoints_are_loaded_through_the_registry(tmp_path):
     loaded = load_model(model.save(tmp_path / "m"))
     assert type(loaded) is type(model)
     np.testing.assert_allclose(loaded.transform(X), model.transform(X))
+
+
+def test_the_cli_builds_any_kind_and_refuses_options_it_does_not_take():
+    from corpora.errors import CorpusError
+
+    model = build_model(_args("--model", "mixture", "--units", "7", "--max-minutes", "1", "--seed", "3"))
+    assert (model.n_units, model.max_epochs, model.max_seconds, model.random_state) == (7, 100_000, 60.0, 3)
+    assert build_model(_args("--model", "mixture", "--epochs", "5")).max_epochs == 5
+    for argv, flags in [
+        (("--learning-rate", "0.1"), "--learning-rate does"),
+        (("--layers", "4,4", "--no-variance-norm"), "--layers, --no-variance-norm do"),
+        (("--preset", "readable"), "--preset does"),
+        (("--algorithm", "wake-sleep"), "--algorithm does"),
+    ]:
+        with pytest.raises(CorpusError, match=f"{flags} not apply to --model mixture"):
+            build_model(_args("--model", "mixture", *argv))

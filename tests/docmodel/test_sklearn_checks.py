@@ -1,10 +1,11 @@
-"""scikit-learn's own estimator checks over both estimators (``parametrize_with_checks``)."""
+"""scikit-learn's own estimator checks over every estimator (``parametrize_with_checks``)."""
 
 from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from docmodel.models.lda.estimator import LDATopicModel
+from docmodel.models.mixture.estimator import MixtureTopicModel
 from docmodel.models.sbn.estimator import SBNTopicModel
 
 # Every check expected to fail or skipped, with the reason.
@@ -24,7 +25,11 @@ def expected_failures(estimator) -> dict:
 
 
 @parametrize_with_checks(
-    [LDATopicModel(n_units=2, max_iter=5, random_state=0), SBNTopicModel(n_units=2, max_epochs=3, random_state=0)],
+    [
+        LDATopicModel(n_units=2, max_iter=5, random_state=0),
+        SBNTopicModel(n_units=2, max_epochs=3, random_state=0),
+        MixtureTopicModel(n_units=2, max_epochs=3, random_state=0),
+    ],
     expected_failed_checks=expected_failures,
 )
 def test_sklearn_compatible_estimator(estimator, check):

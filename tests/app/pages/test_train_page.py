@@ -102,7 +102,8 @@ def test_entering_a_name_does_not_start_training():
 
 def test_train_settings_are_kept_after_visiting_another_page():
     at = new_app()
-    kept = assert_settings_kept(at, "pages/train.py", "pages/compare.py")
+    # The model picked in "More models" shows that model's own fields: kept per model, not swapped here.
+    kept = assert_settings_kept(at, "pages/train.py", "pages/compare.py", skip=("bench_kind",))
     assert {"sbn_lr", "sbn_name", "sbn_readable", "sbn_algorithm", "lda_units", "lda_method"} <= set(kept)
     assert at.session_state["training_run"] is None  # changing settings started nothing
 
@@ -119,3 +120,19 @@ def test_a_kept_learning_rate_is_the_one_trained_with():
     at = train(at, "SBN", sbn_layers="3", sbn_epochs=2, sbn_seconds=0)
     assert at.number_input(key="sbn_lr").value == 0.0085
     assert at.session_state["models"]["sbn-nvil-3"].model.learning_rate == 0.0085
+
+
+def test_the_other_kinds_train_from_their_box():
+    """"More models": each kind of the registry besides the SBN and LDA, with its own defaults."""
+    at = upload_planted(new_app())
+    at.switch_page("pages/train.py")
+    run(at)
+    labels = at.selectbox(key="bench_kind").options
+    assert "Mixture of multinomials (EM)" in labels
+    at.selectbox(key="bench_kind").set_value("Mixture of multinomials (EM)")
+    run(at)
+    at = train(at, "Mixture", bench_units_mixture=3, bench_epochs_mixture=4, bench_seconds_mixture=0)
+    entry = at.session_state["models"]["mixture-3"]
+    assert entry.model.n_units_ == 3 and entry.model.n_iter_ <= 4 and entry.kind_label == "Mixture"
+    table = at.dataframe[-1].value
+    assert list(table["kind"]) == ["Mixture"] and list(table["units"]) == [3]
