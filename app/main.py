@@ -1,7 +1,8 @@
 """The app's entry script: a router over the pages, with the session summary in the sidebar.
 
-Run with ``docmodel app`` (or ``streamlit run app/main.py``). Each browser session starts with
-the bundled demo corpus and keeps its own corpus and models in ``st.session_state``.
+Run with ``docmodel app`` (or ``streamlit run app/main.py``). Each browser session works in a
+workspace on disk named by the page's URL (:mod:`app.workspace`); a new one starts with the
+bundled demo corpus.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ prepare_process()  # before torch loads (under `streamlit run` too): OpenMP work
 import streamlit as st  # noqa: E402
 
 from app import state, ui  # noqa: E402
+from app import workspace as workspaces  # noqa: E402
+from app.jobs import SCHEDULER  # noqa: E402
+from app.runner import QUEUED  # noqa: E402
 
 st.set_page_config(page_title="docmodel: topic models for documents", page_icon=":material/hub:", layout="wide")
 ui.page_setup()
@@ -34,7 +38,7 @@ pages = [
 page = st.navigation(pages)
 
 with st.sidebar:
-    st.markdown("### This session")
+    st.markdown("### This workspace")
     ds = state.dataset()
     if ds is None:
         st.caption("No corpus yet.")
@@ -53,7 +57,15 @@ with st.sidebar:
             st.caption(f"{ui.md(entry.label())}{mark}")
     run = st.session_state.get(state.TRAINING)
     if run is not None and not run.finished:
-        st.caption(f"Training **{ui.md(run.name)}** in the background (progress on the Train page).")
-    st.caption("Nothing is shared between browser sessions; reloading the page starts afresh.")
+        place = SCHEDULER.position(run) if run.snapshot().status == QUEUED else None
+        if place is not None:
+            st.caption(f"**{ui.md(run.name)}** waits to train: number {place[0]} of {place[1]} in the queue.")
+        else:
+            st.caption(f"Training **{ui.md(run.name)}** in the background (progress on the Train page).")
+    st.caption(workspaces.sidebar_note(state.workspace()))
+    if st.button("Start a new workspace", key="new_workspace", icon=":material/add:",
+                 help="An empty workspace with the demo corpus; this one stays at its own address."):
+        state.switch_to_new_workspace()
+        st.rerun()
 
 page.run()

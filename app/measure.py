@@ -28,7 +28,7 @@ def figures(entry: state.ModelEntry) -> dict | None:
 
 
 def measure(entry: state.ModelEntry, ds: Dataset, docs: state.EvaluationDocs) -> dict:
-    """Every figure of ``EVALUATION.md`` for one model, stored in the session.
+    """Every figure of ``EVALUATION.md`` for one model, stored in the session and the workspace.
 
     Returns
     -------
@@ -45,7 +45,7 @@ def measure(entry: state.ModelEntry, ds: Dataset, docs: state.EvaluationDocs) ->
     # none), so that the report's settings line and its "used up its time budget" agree.
     values["budget_seconds"] = getattr(entry.model, "max_seconds", None)
     result = {"figures": values, "per_document": per_document}
-    st.session_state[state.EVALUATIONS][entry.name] = result
+    state.set_evaluation(entry.name, result)  # kept in the workspace too
     return result
 
 

@@ -4,7 +4,9 @@ A :class:`TrainingRun` owns one thread that calls the estimator's ``fit`` with a
 callback only writes into a lock-protected progress record and answers whether to stop; the
 page reads snapshots of that record (``st.fragment(run_every=1)``) and never touches the thread's
 objects while it runs. Cancelling sets an event: at the end of the current epoch the callback
-returns True and the estimator keeps the best parameters so far.
+returns True and the estimator keeps the best parameters so far. A run may wait in a queue
+before it starts (:mod:`app.jobs` keeps the queue and writes runs into their workspaces through
+the :meth:`TrainingRun.finish` and :meth:`TrainingRun.record_progress` hooks).
 
 Every browser session's training runs in this one server process, so the runs share its CPUs:
 :data:`JOBS` divides the threads of :func:`docmodel.threads.cpu_budget` among the running jobs
@@ -25,7 +27,9 @@ from docmodel import threads
 
 log = logging.getLogger(__name__)
 
-RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
+QUEUED, RUNNING, DONE, CANCELLED, FAILED, INTERRUPTED = (
+    "queued", "running", "done", "cancelled", "failed", "interrupted")
+ACTIVE = (QUEUED, RUNNING)
 
 
 class Jobs:
@@ -94,6 +98,8 @@ class TrainingRun:
     max_epochs : int
         Used for the progress fraction when the estimator does not report one.
     max_seconds : float or None
+    fit_options : dict
+        More keyword arguments of ``fit`` (an SBN's ``state_path``, ``resume``).
     """
 
     name: str
@@ -104,6 +110,7 @@ class TrainingRun:
     settings: dict
     max_epochs: int
     max_seconds: float | None = None
+    fit_options: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _history: list = field(default_factory=list, repr=False)
@@ -113,10 +120,13 @@ class TrainingRun:
     _started: float = 0.0
     _ended: float | None = None
     _thread: threading.Thread | None = field(default=None, repr=False)
+    _ended_event: threading.Event = field(default_factory=threading.Event, repr=False)
     collected: bool = False
 
     def start(self) -> TrainingRun:
-        self._started = time.perf_counter()
+        with self._lock:
+            self._status = RUNNING
+            self._started = time.perf_counter()
         self._thread = threading.Thread(target=self._train, name=f"train-{self.name}", daemon=True)
         self._thread.start()
         return self
@@ -125,6 +135,19 @@ class TrainingRun:
         """Ask the run to stop after the current epoch, keeping the best model so far."""
         self._cancel.set()
 
+    def end_unstarted(self, status: str, error: str = "") -> None:
+        """End a run that never started (cancelled in the queue, or refused), with ``status``."""
+        with self._lock:
+            self._status, self._error, self._ended = status, error, time.perf_counter()
+            self._started = self._ended
+        self._ended_event.set()
+
+    def queue(self) -> TrainingRun:
+        """Mark the run as waiting for its turn (:meth:`start` starts it)."""
+        with self._lock:
+            self._status = QUEUED
+        return self
+
     @property
     def cancel_requested(self) -> bool:
         return self._cancel.is_set()
@@ -132,16 +155,18 @@ class TrainingRun:
     @property
     def finished(self) -> bool:
         with self._lock:
-            return self._status != RUNNING
+            return self._status not in ACTIVE
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Wait until the run has ended (a queued run: until it has started and ended)."""
+        if self._thread is None and self._status != QUEUED:
+            return
+        self._ended_event.wait(timeout)
 
     def snapshot(self) -> Progress:
         with self._lock:
             end = self._ended if self._ended is not None else time.perf_counter()
-            elapsed = end - self._started
+            elapsed = 0.0 if self._status == QUEUED else end - self._started
             fraction = 1.0 if self._status == DONE else self._fraction
             remaining = None
             if self._status == RUNNING and fraction > 0:
@@ -159,17 +184,35 @@ class TrainingRun:
             by_time = metrics.get("seconds", 0.0) / self.max_seconds if self.max_seconds else 0.0
             fraction = max(by_epoch, by_time)
         with self._lock:
+            if "epoch" in metrics:  # a resumed run repeats the epochs after its last saved state
+                self._history = [h for h in self._history if h.get("epoch", 0) < metrics["epoch"]]
             self._history.append(dict(metrics))
             self._fraction = float(min(1.0, max(0.0, fraction)))
+            history = tuple(self._history)
         threads.rebalance(*JOBS.share(self))  # (this is the training thread)
+        self.record_progress(history)
         return self._cancel.is_set()
+
+    # ---- hooks (app.jobs) -----------------------------------------------------------------
+    def record_progress(self, history: tuple[dict, ...]) -> None:
+        """Called in the training thread after each validation with the history so far."""
+
+    def finish(self, status: str, error: str) -> tuple[str, str]:
+        """Called in the training thread when ``fit`` has ended with ``status`` (and ``error``),
+        before the run counts as ended: where the trained model is kept. Returns the final status
+        and error; an exception fails the run with its message."""
+        return status, error
+
+    def ended(self) -> None:
+        """Called in the training thread once the run has ended (whatever its status)."""
 
     def _train(self) -> None:
         status, error = DONE, ""
         JOBS.add(self)
         try:
             with threads.job_share(*JOBS.share(self)):
-                self.estimator.fit(self.X, vocabulary=self.vocabulary, X_val=self.X_val, callback=self._callback)
+                self.estimator.fit(self.X, vocabulary=self.vocabulary, X_val=self.X_val, callback=self._callback,
+                                   **self.fit_options)
             if self._cancel.is_set():
                 status = CANCELLED
         except CorpusError as exc:
@@ -179,5 +222,16 @@ class TrainingRun:
             status, error = FAILED, f"training failed unexpectedly: {type(exc).__name__}: {exc}"
         finally:
             JOBS.remove(self)
+        try:
+            status, error = self.finish(status, error)
+        except CorpusError as exc:
+            status, error = FAILED, str(exc)
+        except Exception as exc:
+            log.exception("keeping the model of %s failed", self.name)
+            status, error = FAILED, f"the trained model could not be kept: {type(exc).__name__}: {exc}"
         with self._lock:
             self._status, self._error, self._ended = status, error, time.perf_counter()
+        try:
+            self.ended()
+        finally:
+            self._ended_event.set()

@@ -1,11 +1,17 @@
-"""Per-session state: the corpus, the trained models and the work in progress of one browser tab.
+"""Per-session state: the workspace a browser tab works in, and the corpus, models and figures
+loaded from it.
 
-Everything lives in ``st.session_state`` under the keys below, so two sessions never share a
-corpus or a model. Nothing here is module-global and mutable.
+The workspace (:mod:`docmodel.workspace`, named by the page's URL, see :mod:`app.workspace`)
+holds everything on disk; ``st.session_state`` keeps what this session loaded from it under the
+keys below and, at the start of every run, catches up with changes made elsewhere (a job that
+finished, another tab of the same workspace). Writes go to the workspace first and to the
+session after, so a reload or a restart shows what the session showed. Nothing here is
+module-global and mutable: the job registry lives in :mod:`app.jobs`.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import uuid
@@ -16,10 +22,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from app import workspace as workspaces
+from app.jobs import SCHEDULER, new_job
+from app.runner import CANCELLED, DONE, INTERRUPTED
 from app.text_view import markdown_escape
-from corpora import Corpus, Dataset
+from corpora import Corpus, CorpusError, Dataset
 from docmodel.compare import CompareSettings
 from docmodel.counts import n_validation_docs
+from docmodel.workspace import Workspace, WorkspaceError, runs
 
 DATASET = "dataset"
 DATASET_NAME = "dataset_name"
@@ -31,6 +41,9 @@ FOLDER = "session_folder"
 EXPLORE_DOC_REQUEST = "explore_doc_request"
 MESSAGES = "flash_messages"
 CACHE = "derived_cache"
+WORKSPACE = "workspace"
+LOADED = "workspace_loaded"  # the id of the workspace the session's data came from
+UNREADABLE = "unreadable_models"  # model keys that failed to load (reported once)
 
 
 class SessionFolder:
@@ -48,24 +61,27 @@ class SessionFolder:
 
 @dataclass
 class ModelEntry:
-    """A trained (or loaded) model of this session.
+    """A trained (or loaded) model of this workspace.
 
     Attributes
     ----------
     name : str
-        Unique within the session, chosen by the user.
+        Unique within the workspace, chosen by the user.
     model : SBNTopicModel or LDATopicModel
         Fitted; never trained further once here.
     settings : dict
         The settings it was trained with, for display.
     origin : str
         "trained" or "uploaded".
+    key : str
+        Its folder in the workspace ("" until it is written there).
     """
 
     name: str
     model: object
     settings: dict = field(default_factory=dict)
     origin: str = "trained"
+    key: str = ""
 
     @property
     def kind(self) -> str:
@@ -92,17 +108,99 @@ class ModelEntry:
 
 
 def init() -> None:
-    """Create the session's keys on its first run."""
+    """Attach the session to its workspace and catch up with it (every run; cheap when nothing
+    changed: one small JSON file is read)."""
     ss = st.session_state
-    ss.setdefault(MODELS, {})
-    ss.setdefault(EVALUATIONS, {})
-    ss.setdefault(TRAINING, None)
-    ss.setdefault(DATASET, None)
-    ss.setdefault(DATASET_NAME, "")
-    ss.setdefault(DATASET_ID, "")
+    workspaces.use_the_router(first_run=WORKSPACE not in ss)
     ss.setdefault(MESSAGES, [])
     if FOLDER not in ss:
         ss[FOLDER] = SessionFolder()
+    try:
+        ws, notice = workspaces.attach(ss.get(WORKSPACE))
+        if notice:
+            flash("warning", markdown_escape(notice))
+        _use(ws)
+    except WorkspaceError as exc:  # removed meanwhile, or an index that cannot be read
+        ss.pop(WORKSPACE, None)
+        flash("error", f"{markdown_escape(str(exc))}. This is a new workspace.")
+        _use(workspaces.new_workspace())
+
+
+def _use(ws: Workspace) -> None:
+    ss = st.session_state
+    ss[WORKSPACE] = ws
+    if ss.get(LOADED) != ws.id:  # a new session, or another workspace: start from nothing
+        from app.ui import DEMO_OFFERED
+
+        for key, empty in ((MODELS, {}), (EVALUATIONS, {}), (CACHE, {}), (UNREADABLE, set())):
+            ss[key] = type(empty)()
+        ss[DATASET], ss[DATASET_NAME], ss[DATASET_ID] = None, "", ""
+        ss.pop(EXPLORE_DOC_REQUEST, None)
+        ss.pop(DEMO_OFFERED, None)
+        ss[LOADED] = ws.id
+    _sync(ws)
+    ss[TRAINING] = SCHEDULER.job_for(ws.id)
+
+
+def switch_to_new_workspace() -> None:
+    """Start afresh in a new workspace (the sidebar's button); the old one keeps its address."""
+    _use(workspaces.new_workspace())
+
+
+def workspace() -> Workspace:
+    return st.session_state[WORKSPACE]
+
+
+def _sync(ws: Workspace) -> None:
+    """Load what the workspace holds and the session lacks; drop what it no longer holds."""
+    ss = st.session_state
+    index = ws.index()
+    corpus = ws.corpus_record()
+    if corpus is not None and corpus["id"] != ss[DATASET_ID]:
+        try:
+            ds = _load_corpus(ws, corpus)
+        except CorpusError as exc:
+            from app.ui import DEMO_OFFERED
+
+            ss[DEMO_OFFERED] = True  # not replaced by the demo: the operator may repair it
+            flash("error", f"This workspace's corpus cannot be read: {markdown_escape(str(exc))}")
+        else:
+            ss[DATASET], ss[DATASET_NAME], ss[DATASET_ID] = ds, corpus.get("name", ""), corpus["id"]
+            ss[EVALUATIONS], ss[CACHE] = {}, {}
+            ss.pop(EXPLORE_DOC_REQUEST, None)
+    records = ws.models()
+    for name in [n for n, e in ss[MODELS].items() if n not in records or records[n]["key"] != e.key]:
+        _forget(name)
+    job = SCHEDULER.job_for(ws.id)
+    for name, record in records.items():
+        if name in ss[MODELS] or record["key"] in ss[UNREADABLE]:
+            continue
+        try:
+            if job is not None and job.model_name == name and job.run_id == record.get("run"):
+                model = job.estimator  # just trained in this process: no need to read it back
+            else:
+                model = ws.load_model(record)
+        except CorpusError as exc:
+            ss[UNREADABLE].add(record["key"])
+            flash("error", f"Model {markdown_escape(name)} cannot be read: {markdown_escape(str(exc))}")
+            continue
+        ss[MODELS][name] = ModelEntry(name, model, dict(record.get("settings") or {}), record.get("origin", "trained"),
+                                      record["key"])
+    if set(index.get("evaluations") or {}) - set(ss[EVALUATIONS]):
+        for name, result in ws.evaluations().items():
+            per_document = result.get("per_document") or {}
+            ss[EVALUATIONS].setdefault(name, {
+                "figures": result.get("figures") or {},
+                "per_document": {k: np.asarray(v) for k, v in per_document.items()},
+            })
+
+
+def _load_corpus(ws: Workspace, record: dict) -> Dataset:
+    if record.get("source") == "demo":
+        from app import resources
+
+        return resources.demo_dataset(str(record.get("options", "{}")))
+    return ws.load_corpus(record)
 
 
 def dataset() -> Dataset | None:
@@ -118,13 +216,30 @@ def dataset_id() -> str:
 
 
 def set_dataset(new: Dataset, name: str) -> None:
-    """Make ``new`` the session's corpus; evaluations of the previous one are dropped."""
+    """Make ``new`` the workspace's corpus (written to disk first; the bundled demo only as a
+    reference); figures of the previous corpus are dropped. Raises a CorpusError (over the
+    workspace's quota, say) and leaves everything as it was."""
+    ws = workspace()
+    options = _demo_options(new, name)
+    record = ws.set_demo_corpus(name, options) if options is not None else ws.save_corpus(new, name)
     st.session_state[DATASET] = new
     st.session_state[DATASET_NAME] = name
-    st.session_state[DATASET_ID] = uuid.uuid4().hex
+    st.session_state[DATASET_ID] = record["id"]
     st.session_state[EVALUATIONS] = {}
     st.session_state[CACHE] = {}
     st.session_state.pop(EXPLORE_DOC_REQUEST, None)
+
+
+def _demo_options(ds: Dataset, name: str) -> str | None:
+    """The preparation options of ``ds`` when it is the bundled demo (the very object the
+    resource cache holds), else None."""
+    from app import resources
+
+    options = ds.info.get("options")
+    if name != resources.DEMO_NAME or ds.info.get("source") != resources.DEMO_SOURCE or not isinstance(options, dict):
+        return None
+    key = json.dumps(options, sort_keys=True)
+    return key if resources.demo_dataset(key) is ds else None
 
 
 def folder() -> SessionFolder:
@@ -142,14 +257,40 @@ def usable_models(kind: str | None = None) -> list[ModelEntry]:
 
 
 def add_model(entry: ModelEntry) -> None:
+    """Write ``entry``'s model into the workspace (refused over its quota) and show it; its name
+    becomes ``name-2``... should another tab have taken the name meanwhile."""
+    ws = workspace()
+    entry.name = ws.add_model(entry.name, entry.model, entry.settings, entry.origin)
+    entry.key = ws.models()[entry.name]["key"]
     models()[entry.name] = entry
     st.session_state[EVALUATIONS].pop(entry.name, None)
 
 
 def remove_model(name: str) -> None:
+    """Delete a model from the workspace (its file and figures) and from the session."""
+    workspace().remove_model(name)
+    _forget(name)
+
+
+def _forget(name: str) -> None:
     models().pop(name, None)
     st.session_state[EVALUATIONS].pop(name, None)
     st.session_state[CACHE] = {k: v for k, v in st.session_state.get(CACHE, {}).items() if name not in k}
+
+
+def model_file(entry: ModelEntry) -> Path | None:
+    """The workspace's checkpoint of ``entry`` (None when it has none)."""
+    record = workspace().models().get(entry.name)
+    if record is None or record["key"] != entry.key:
+        return None
+    path = workspace().model_folder(record) / "model.pt"
+    return path if path.is_file() else None
+
+
+def set_evaluation(name: str, result: dict) -> None:
+    """Keep a model's figures on the current corpus, in the session and in the workspace."""
+    st.session_state[EVALUATIONS][name] = result
+    workspace().save_evaluation(name, result)
 
 
 def cached(key: tuple, compute, spinner: str | None = None):
@@ -179,6 +320,24 @@ def unique_name(base: str) -> str:
     while f"{base}-{i}" in taken:
         i += 1
     return f"{base}-{i}"
+
+
+def start_training(name: str, estimator, X, X_val, vocabulary, settings: dict, max_epochs: int,
+                   max_seconds: float | None):
+    """Queue a training job of this workspace (:mod:`app.jobs`); it starts when the server has
+    room and writes its model into the workspace itself. Raises a CorpusError when refused (over
+    the quota, or a job of this workspace still going)."""
+    ws = workspace()
+    cfg = workspaces.config()
+    job = new_job(ws, name=name, estimator=estimator, X=X, X_val=X_val, vocabulary=vocabulary, settings=settings,
+                  max_epochs=max_epochs, max_seconds=max_seconds, state_every_seconds=cfg.state_every_seconds)
+    try:
+        SCHEDULER.submit(job)
+    except BaseException:
+        runs.remove_run(ws, job.run_id)
+        raise
+    st.session_state[TRAINING] = job
+    return job
 
 
 def flash(kind: str, text: str) -> None:
@@ -240,25 +399,33 @@ def split_corpus(ds: Dataset, split: str) -> Corpus:
 
 
 def collect_training() -> str | None:
-    """Move a finished background run's model into the session's models (once).
+    """Tell the user, once, about each run of the workspace that has ended (whichever tab or
+    server process ran it), and clear its record away; its model is in the workspace already.
 
     Returns
     -------
     str or None
-        The run's final status when it was collected by this call.
+        The final status of the last run reported by this call.
     """
-    from app.runner import CANCELLED, DONE
-
-    run = st.session_state.get(TRAINING)
-    if run is None or run.collected or not run.finished:
-        return None
-    run.collected = True
-    progress = run.snapshot()
-    if progress.status in (DONE, CANCELLED):
-        settings = dict(run.settings, train_seconds=round(progress.elapsed, 1), epochs=progress.epoch)
-        add_model(ModelEntry(run.name, run.estimator, settings, "trained"))
-        note = " (cancelled: the best model so far was kept)" if progress.status == CANCELLED else ""
-        flash("success", f"Model **{markdown_escape(run.name)}** is trained{note}.")
-    else:
-        flash("error", f"Training {markdown_escape(run.name)} failed: {markdown_escape(progress.error)}")
-    return progress.status
+    ws = workspace()
+    status = None
+    for record in runs.list_runs(ws):
+        if record.get("status") in runs.ACTIVE or record.get("announced"):
+            continue
+        claimed = runs.update_run(ws, record["id"], lambda r: r.update(announced=True, claimed=not r.get("announced")))
+        if not claimed.get("claimed"):
+            continue  # another tab told it
+        status = record["status"]
+        name = markdown_escape(record.get("model") or record.get("name", ""))
+        if status in (DONE, CANCELLED):
+            note = " (cancelled: the best model so far was kept)" if status == CANCELLED else ""
+            if status == CANCELLED and not record.get("model"):
+                flash("info", f"Training {name} was cancelled before it started.")
+            else:
+                flash("success", f"Model **{name}** is trained{note}.")
+        elif status == INTERRUPTED:
+            flash("warning", f"Training {name} was interrupted: {markdown_escape(record.get('error', ''))}")
+        else:
+            flash("error", f"Training {name} failed: {markdown_escape(record.get('error', ''))}")
+        runs.remove_run(ws, record["id"])
+    return status

@@ -26,6 +26,7 @@ VERBS = {
     "compare": "train models (by default SBN with NVIL and wake-sleep, and LDA) on one split and write a report",
     "sweep": "train models at several numbers of units on one split and choose the size on validation documents",
     "app": "start the web app",
+    "workspaces": "list, remove or prune the web app's workspaces",
 }
 
 

@@ -1,5 +1,6 @@
-"""Models page: download a model as one plain-data checkpoint and load one back; CSVs of document
-representations and top words; the comparison report."""
+"""Models page: download a model as one plain-data checkpoint (the workspace's own file) and load
+one back into the workspace; CSVs of document representations and top words; the comparison
+report."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ LOADED = "loaded_model_uploads"
 
 
 def checkpoint_bytes(entry: state.ModelEntry) -> bytes:
+    """The model's checkpoint: the workspace's file, or one written now for a model without it."""
+    path = state.model_file(entry)
+    if path is not None:
+        return path.read_bytes()
     return state.cached(("checkpoint", entry.name), lambda: exports.checkpoint_bytes(entry.model),
                         spinner=f"Writing {entry.name} as a checkpoint...")
 
@@ -23,7 +28,7 @@ def model_table() -> None:
     ds = state.dataset()
     rows = [{
         "name": e.name,
-        "kind": e.kind.upper(),
+        "kind": e.kind_label,
         "units": e.n_units,
         "origin": e.origin,
         "vocabulary": f"{e.model.n_words_:,} words",
@@ -43,9 +48,10 @@ def one_model(entry: state.ModelEntry) -> None:
                        mime="text/csv", key="download_top_words", icon=":material/download:",
                        help="Each unit's 20 top words, ranked by relevance with lambda = 0.6 as on the Explore "
                             "page (docs/readable-units.md).")
-    if c3.button("Remove from session", key="remove_model", icon=":material/delete:"):
+    if c3.button("Remove from workspace", key="remove_model", icon=":material/delete:",
+                 help="Deletes the model and its figures from this workspace; download it first to keep a copy."):
         state.remove_model(entry.name)
-        state.flash("info", f"Removed {ui.md(entry.name)}.")
+        state.flash("info", f"Removed {ui.md(entry.name)} from the workspace.")
         st.rerun()
 
 
@@ -101,10 +107,10 @@ def upload() -> None:
         model = exports.model_from_bytes(file.name, file.getvalue())
     entry = state.ModelEntry(state.unique_name(settings.model_name_from_file(file.name)), model,
                              {"file": file.name}, "uploaded")
-    state.add_model(entry)
+    state.add_model(entry)  # written into the workspace; refused over its quota
     done[file.file_id] = entry.name
     fits = entry.fits(state.dataset())
-    st.success(f"Loaded **{ui.md(entry.name)}** ({entry.kind.upper()}, {entry.n_units} units)"
+    st.success(f"Loaded **{ui.md(entry.name)}** ({entry.kind_label}, {entry.n_units} units) into the workspace"
                + ("." if fits else "; its vocabulary differs from the current corpus, so it cannot score it."))
 
 
@@ -114,7 +120,7 @@ with ui.page_errors("loading the model"):
     st.subheader("Load a model")
     upload()
 with ui.page_errors("listing the models"):
-    st.subheader("Models in this session")
+    st.subheader("Models in this workspace")
     if not state.models():
         st.info("No models yet: train one on the Train page, or load a file above.")
     else:

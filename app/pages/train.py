@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from app import charts, settings, state, ui
-from app.runner import RUNNING, TrainingRun
+from app.jobs import SCHEDULER
+from app.runner import QUEUED, RUNNING
 from docmodel.compare import CompareSettings
 from docmodel.models import REGISTRY
 from docmodel.models.sbn import PRESETS
@@ -25,31 +26,27 @@ STOPPED = {
 
 
 def start(name: str, estimator, run_settings: dict, max_epochs: int, max_seconds: float) -> None:
-    """Start training ``estimator`` on the corpus in a background thread."""
+    """Queue ``estimator``'s training on the corpus: a job of the server that writes the model
+    into the workspace itself, so that closing or reloading the page loses nothing."""
     ds = state.dataset()
     n_train = ds.train.n_docs
     train_rows, val_rows = state.training_rows(n_train), state.validation_rows(n_train)
     if len(val_rows) == 0 or len(train_rows) == 0:
         st.error(f"The training split has {n_train} documents; at least 2 are needed (one to validate on).")
         return
-    run = TrainingRun(
-        name=name,
-        estimator=estimator,
-        X=ds.train.X[train_rows],
-        X_val=ds.train.X[val_rows],
-        vocabulary=ds.vocabulary,
-        settings=dict(run_settings, n_train_docs=len(train_rows), n_val_docs=len(val_rows)),
-        max_epochs=max_epochs,
-        max_seconds=max_seconds or None,
+    state.start_training(
+        name, estimator, ds.train.X[train_rows], ds.train.X[val_rows], ds.vocabulary,
+        dict(run_settings, n_train_docs=len(train_rows), n_val_docs=len(val_rows)),
+        max_epochs, max_seconds or None,
     )
-    st.session_state[state.TRAINING] = run.start()
     st.rerun()
 
 
 def busy() -> bool:
     run = st.session_state.get(state.TRAINING)
     if run is not None and not run.finished:
-        st.warning(f"**{ui.md(run.name)}** is still training: wait for it or cancel it first.")
+        doing = "is waiting for its turn to train" if run.snapshot().status == QUEUED else "is still training"
+        st.warning(f"**{ui.md(run.name)}** {doing}: wait for it or cancel it first.")
         return True
     return False
 
@@ -234,15 +231,28 @@ def _progress() -> None:
     if run is None:
         return
     p = run.snapshot()
-    if p.status != RUNNING:
+    if p.status not in (RUNNING, QUEUED):
         if state.collect_training() is not None:
             st.rerun(scope="app")
     st.markdown(f"#### Training {ui.md(run.name)}")
+    if run.note:
+        st.caption(ui.md(run.note))
+    if p.status == QUEUED:
+        place = SCHEDULER.position(run)
+        if place is not None:
+            st.info(f"Waiting for its turn: number {place[0]} of {place[1]} in the queue (this server trains "
+                    f"{SCHEDULER.max_running} model(s) at once). It starts by itself; you can close the page.",
+                    icon=":material/hourglass_top:")
+        if st.button("Cancel (remove from the queue)", key="cancel_training", icon=":material/stop_circle:"):
+            SCHEDULER.cancel(run)
+            st.rerun(scope="app")
+        return
     parts = [f"{100 * p.fraction:.0f} %", f"epoch {p.epoch}", f"{ui.fmt_seconds(p.elapsed)} elapsed"]
     if p.status == RUNNING:
         parts.append(f"about {ui.fmt_seconds(p.remaining)} left (at most)" if p.remaining is not None else "estimating...")
     else:
-        parts.append({"done": "finished", "cancelled": "cancelled, best model kept", "failed": "failed"}[p.status])
+        parts.append({"done": "finished", "cancelled": "cancelled, best model kept", "failed": "failed",
+                      "interrupted": "interrupted"}[p.status])
     st.progress(p.fraction, text=" · ".join(parts))
     if p.error:
         st.error(ui.md(p.error))
@@ -259,7 +269,7 @@ def _progress() -> None:
         if run.cancel_requested:
             st.info("Stopping after this epoch; the best model so far will be kept.")
         elif st.button("Cancel (keep the best model so far)", key="cancel_training", icon=":material/stop_circle:"):
-            run.cancel()
+            SCHEDULER.cancel(run)
             st.rerun(scope="fragment")
 
 
@@ -295,7 +305,7 @@ n_train = ds.train.n_docs
 st.caption(
     f"Every model learns from the same {len(state.training_rows(n_train)):,} training documents; "
     f"{len(state.validation_rows(n_train)):,} more are held out for early stopping and the curves below. "
-    "Training runs in the background: you can switch pages meanwhile."
+    "Training runs in the background on the server: you can switch pages, or close the page, meanwhile."
 )
 left, right = st.columns(2)
 with left:

@@ -56,9 +56,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path, *options: str):
-    """Start the app on a free local port with extra ``--name=value`` options; yield its URL and
-    process, and always stop it at the end."""
+def running_app(log_path: Path, *options: str, env: dict | None = None):
+    """Start the app on a free local port with extra ``--name=value`` options (and environment
+    variables ``env`` besides this process's); yield its URL and process, and always stop it at
+    the end."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
@@ -66,7 +67,8 @@ def running_app(log_path: Path, *options: str):
         "--browser.gatherUsageStats=false", "--server.fileWatcherType=none", *options,
     ]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env=None if env is None else {**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
