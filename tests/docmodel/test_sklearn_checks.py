@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from docmodel.models.docnade.estimator import DocNADETopicModel
 from docmodel.models.lda.estimator import LDATopicModel
 from docmodel.models.mixture.estimator import MixtureTopicModel
 from docmodel.models.sbn.estimator import SBNTopicModel
@@ -29,6 +30,7 @@ def expected_failures(estimator) -> dict:
         LDATopicModel(n_units=2, max_iter=5, random_state=0),
         SBNTopicModel(n_units=2, max_epochs=3, random_state=0),
         MixtureTopicModel(n_units=2, max_epochs=3, random_state=0),
+        DocNADETopicModel(n_units=2, max_epochs=3, random_state=0),
     ],
     expected_failed_checks=expected_failures,
 )
