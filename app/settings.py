@@ -11,7 +11,9 @@ import re
 from corpora import CorpusError
 from corpora.prepare import PrepareOptions
 
-SBN_ALGORITHMS = {"NVIL": "nvil", "Wake-sleep": "wake-sleep"}
+SBN_ALGORITHMS = {"NVIL": "nvil", "Wake-sleep": "wake-sleep", "Concrete relaxation (Gumbel-sigmoid)": "relaxed"}
+SBN_PRIORS = {"Factorial": "factorial", "Autoregressive (fDARN)": "autoregressive"}
+SBN_INFERENCE = {"Factorial": "factorial", "Autoregressive": "autoregressive"}
 LDA_METHODS = {"Batch variational Bayes": "batch", "Online variational Bayes": "online"}
 
 
@@ -77,10 +79,12 @@ def sbn_estimator(
     weight_l1: float = 0.0,
     nonnegative: bool = False,
     prior_logit: float = 0.0,
+    prior: str = "factorial",
+    inference: str = "factorial",
 ):
     """An unfitted SBN from the Train page's settings (``max_seconds`` 0: no time budget,
     ``encoder_learning_rate`` 0: the model's, ``batch_size`` 0: automatic, ``prior_logit`` 0:
-    learned; the readable-unit options as ``SBNTopicModel`` takes them)."""
+    learned; the readable-unit options, ``prior`` and ``inference`` as ``SBNTopicModel`` takes them)."""
     from docmodel.models.sbn.estimator import SBNTopicModel
 
     return SBNTopicModel(
@@ -98,6 +102,8 @@ def sbn_estimator(
         weight_l1=float(weight_l1),
         nonnegative=bool(nonnegative),
         prior_logit=float(prior_logit) or None,
+        prior=prior,
+        inference=inference,
     )
 
 

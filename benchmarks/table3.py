@@ -32,7 +32,7 @@ def main() -> None:
     p.add_argument("--data", default="20news_nvdm", help="bag-of-words benchmark in ../shared/data or a path")
     p.add_argument("--corpus", help="a corpus directory made by 'docmodel prepare' (instead of --data)")
     p.add_argument("--max-minutes", type=float, default=15.0, help="training time of each model (default 15)")
-    p.add_argument("--models", default=",".join(ROWS), help=f"rows to train (default all: {','.join(ROWS)})")
+    p.add_argument("--models", help=f"rows to train (default every registered one of {','.join(ROWS)})")
     p.add_argument("--units", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples", type=int, default=100, help="importance samples per test document")
@@ -46,7 +46,8 @@ def main() -> None:
     from docmodel.evaluation import evaluate
     from docmodel.models import VARIANTS
 
-    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else [
+        n for n in ROWS if n in VARIANTS]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown or not names:
         p.error(f"--models takes names among {', '.join(VARIANTS)}; unknown: {', '.join(unknown) or 'none given'}")

@@ -56,7 +56,8 @@ def sbn_settings() -> None:
     default = REGISTRY["sbn"].defaults()
     with st.container(border=True, key="sbn_settings"):
         st.markdown("#### Sigmoid belief network")
-        st.caption("Binary latent units, inference network, trained with NVIL (Mnih & Gregor 2014) or wake-sleep.")
+        st.caption("Binary latent units, inference network, trained with NVIL (Mnih & Gregor 2014), wake-sleep "
+                   "or a concrete relaxation.")
         name = st.text_input("Name", key="sbn_name", persist_state=ui.KEEP, placeholder="default: sbn-nvil-50")
         c1, c2 = st.columns(2)
         layers_text = c1.text_input("Units per layer", str(default["n_units"]),
@@ -78,6 +79,13 @@ def sbn_settings() -> None:
         patience = c2.number_input("Early-stopping patience (epochs)", 1, 10_000, default["patience"],
                                    key="sbn_patience", persist_state=ui.KEEP)
         seed = c1.number_input("Seed", 0, 2**31 - 1, default["random_state"], key="sbn_seed", persist_state=ui.KEEP)
+        with st.expander("Prior and inference network (fDARN, autoregressive q)"):
+            st.caption("The NVIL paper's variants: an autoregressive prior over the units (fDARN, one layer) and "
+                       "an inference network that samples the units one after another.")
+            f1, f2 = st.columns(2)
+            prior_label = f1.selectbox("Prior", list(settings.SBN_PRIORS), key="sbn_prior_kind", persist_state=ui.KEEP)
+            inference_label = f2.selectbox("Inference network", list(settings.SBN_INFERENCE), key="sbn_inference",
+                                           persist_state=ui.KEEP)
         with st.expander("Readable units"):
             st.caption("Options that make units sparse and topic-like, at some cost in perplexity "
                        "(README, \"Readable units\", has the measured trade-off).")
@@ -114,17 +122,21 @@ def sbn_settings() -> None:
             estimator = settings.sbn_estimator(
                 layers=layers, algorithm=algo, max_epochs=max_epochs, max_seconds=max_seconds,
                 learning_rate=lr, encoder_learning_rate=enc_lr, batch_size=batch, patience=patience, seed=seed,
+                prior=settings.SBN_PRIORS[prior_label], inference=settings.SBN_INFERENCE[inference_label],
                 **units,
             )
             chosen = settings.model_name(name) if name.strip() else state.unique_name(
-                settings.default_name("sbn", algo, layers))
+                settings.default_name(
+                "fdarn" if settings.SBN_PRIORS[prior_label] == "autoregressive" else "sbn",
+                algo + ("-arq" if settings.SBN_INFERENCE[inference_label] == "autoregressive" else ""), layers))
             if not state.unique_name(chosen) == chosen:
                 st.error(f"A model named {ui.md(chosen)} exists already; choose another name.")
                 return
             run_settings = {"kind": "sbn", "algorithm": algo, "layers": list(layers), "max_epochs": max_epochs,
                             "max_seconds": max_seconds, "learning_rate": lr, "batch_size": batch, "seed": seed,
                             "fixed_background": background, "weight_l1": weight_l1, "nonnegative": nonnegative,
-                            "prior_logit": prior}
+                            "prior_logit": prior, "prior": settings.SBN_PRIORS[prior_label],
+                            "inference": settings.SBN_INFERENCE[inference_label]}
             start(chosen, estimator, run_settings, max_epochs, max_seconds)
 
 

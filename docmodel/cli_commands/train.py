@@ -44,8 +44,14 @@ def add_arguments(p) -> None:
     p.add_argument("-o", "--out", required=True, help="model directory to write")
     p.add_argument("--model", choices=list(REGISTRY), default="sbn",
                    help="model kind (default sbn); options marked SBN or LDA apply to that kind only")
-    estimator_option(p, "--algorithm", choices=["nvil", "wake-sleep", "reinforce"], param="algorithm",
-                     help="SBN training algorithm")
+    estimator_option(p, "--algorithm", choices=["nvil", "wake-sleep", "reinforce", "relaxed"], param="algorithm",
+                     help="SBN training algorithm (relaxed: the concrete / Gumbel-sigmoid relaxation, reparameterised)")
+    estimator_option(p, "--prior", choices=["factorial", "autoregressive"], param="prior",
+                     help="SBN top layer's prior: independent units, or fDARN's autoregressive prior")
+    estimator_option(p, "--inference", choices=["factorial", "autoregressive"], param="inference",
+                     help="SBN inference network q(h|x): factorial or autoregressive within each layer")
+    estimator_option(p, "--relaxed-temperature", type=float, metavar="T", param="relaxed_temperature",
+                     help="SBN --algorithm relaxed: temperature of the concrete relaxation")
     size = p.add_mutually_exclusive_group()
     estimator_option(size, "--units", type=int, param="n_units", help="latent units (SBN), topics (LDA), components (mixture) or hidden units")
     size.add_argument("--layers", help="SBN layers, nearest the words first, e.g. 200,200")
@@ -121,7 +127,8 @@ def _distributed(args) -> bool:
 
 # Options that set an estimator parameter of the same meaning: dest -> parameter.
 SBN_OPTIONS = {
-    "units": "n_units", "algorithm": "algorithm", "optimizer": "optimizer", "learning_rate": "learning_rate",
+    "units": "n_units", "algorithm": "algorithm", "prior": "prior", "inference": "inference",
+    "relaxed_temperature": "relaxed_temperature", "optimizer": "optimizer", "learning_rate": "learning_rate",
     "encoder_learning_rate": "encoder_learning_rate", "baseline_learning_rate": "baseline_learning_rate",
     "batch_size": "batch_size", "samples": "n_samples", "epochs": "max_epochs", "patience": "patience",
     "val_docs": "n_val_docs", "encoder_hidden": "encoder_hidden", "weight_decay": "weight_decay",

@@ -1,7 +1,8 @@
-"""The sigmoid belief network trained with NVIL (Mnih & Gregor, ICML 2014), wake-sleep or
-REINFORCE: its networks (:mod:`.networks`), estimators of the gradient (:mod:`.nvil`,
-:mod:`.wake_sleep`), training (:mod:`.training`) and the scikit-learn estimator
-(:mod:`.estimator`, :class:`SBNTopicModel`)."""
+"""The sigmoid belief network trained with NVIL (Mnih & Gregor, ICML 2014), wake-sleep,
+REINFORCE or the concrete relaxation, with fDARN's autoregressive prior and an autoregressive
+inference network as options: its networks (:mod:`.networks`, :mod:`.autoregressive`),
+estimators of the gradient (:mod:`.nvil`, :mod:`.wake_sleep`, :mod:`.relaxed`), training
+(:mod:`.training`) and the scikit-learn estimator (:mod:`.estimator`, :class:`SBNTopicModel`)."""
 
 from docmodel.models.kind import ModelKind, Variant
 
@@ -36,6 +37,12 @@ KIND = ModelKind(
                 settings_params=("sbn_params", "nvil_params"), train_rank=1),
         Variant("sbn_wake_sleep", "SBN (wake-sleep)", params={"algorithm": "wake-sleep"},
                 settings_params=("sbn_params",), train_rank=2),
+        Variant("fdarn_nvil", "fDARN (NVIL)", params={"prior": "autoregressive", "algorithm": "nvil"},
+                settings_params=("sbn_params", "nvil_params"), train_rank=3),
+        Variant("sbn_nvil_ar", "SBN (NVIL, autoregressive q)", params={"inference": "autoregressive", "algorithm": "nvil"},
+                settings_params=("sbn_params", "nvil_params"), train_rank=4),
+        Variant("sbn_relaxed", "SBN (relaxed, Gumbel-sigmoid)", params={"algorithm": "relaxed"},
+                settings_params=("sbn_params",), train_rank=5),
     ),
     budget_epochs_param="max_epochs",
 )

@@ -11,7 +11,7 @@ from docmodel.errors import ModelError
 from docmodel.models.sbn.batching import auto_batch_size
 from docmodel.models.sbn.nvil import VarianceReduction
 
-ALGORITHMS = ("nvil", "wake-sleep", "reinforce")
+ALGORITHMS = ("nvil", "wake-sleep", "reinforce", "relaxed")
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -41,6 +41,7 @@ class TrainConfig:
     encoder_dropout: float
     encoder_dropout_words: bool
     encoder_dreams: float
+    relaxed_temperature: float
     ema_decay: float | None
     seed: int
     val_samples: int = 10
@@ -71,6 +72,8 @@ class TrainConfig:
             raise ModelError(f"encoder_dreams must be in [0, 16] (dreamed documents per real one), got {self.encoder_dreams}")
         if self.encoder_dreams and self.algorithm != "nvil":
             raise ModelError("encoder_dreams applies to nvil training only")
+        if not 0.01 <= self.relaxed_temperature <= 100:
+            raise ModelError(f"relaxed_temperature must be in [0.01, 100], got {self.relaxed_temperature}")
         if self.weight_decay < 0:
             raise ModelError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not self.weight_l1 >= 0:
@@ -116,6 +119,7 @@ def train_config(est, train_lengths: np.ndarray | None = None) -> TrainConfig:
         encoder_dropout=est.encoder_dropout,
         encoder_dropout_words=est.encoder_dropout_words,
         encoder_dreams=est.encoder_dreams,
+        relaxed_temperature=est.relaxed_temperature,
         ema_decay=est.ema_decay,
         seed=est.random_state,
     )

@@ -41,26 +41,27 @@ class _WordLogLikelihood(torch.autograd.Function):
     Autograd through ``logsumexp`` keeps the logits and recomputes their exponential in the
     backward pass; here the forward keeps ``exp(a - max)`` and the backward is the closed form
     d/da [x . a - L logsumexp(a)] = x - L softmax(a), so one step makes a single pass of exp
-    over the (S, B, V) logits. Gradients reach ``weight`` and ``bias`` only (x are data and h
-    are samples).
+    over the (S, B, V) logits. Gradients reach ``weight``, ``bias`` and ``h`` (relaxed units
+    depend on the parameters; binary samples do not ask for one), not ``x`` (data).
     """
 
     @staticmethod
     def forward(ctx, x, h, weight, bias):
         x_dot_a, e, s, m = _word_terms(x, h, weight, bias)
         length = x.sum(-1)
-        ctx.save_for_backward(x, h, e, s, length)
+        ctx.save_for_backward(x, h, weight, e, s, length)
         return x_dot_a - length * (m + s.log())
 
     @staticmethod
     def backward(ctx, grad):
-        x, h, e, s, length = ctx.saved_tensors
+        x, h, weight, e, s, length = ctx.saved_tensors
         # g * (x - L e / s), the gradient in the logits a, flattened to (S * B, V).
         grad_a = torch.addcmul(grad[..., None] * x, e, (-grad * length / s)[..., None])
         grad_a = grad_a.reshape(-1, grad_a.shape[-1])
+        grad_h = (grad_a @ weight).reshape(h.shape) if ctx.needs_input_grad[1] else None
         grad_weight = grad_a.t() @ h.reshape(-1, h.shape[-1]) if ctx.needs_input_grad[2] else None
         grad_bias = grad_a.sum(0) if ctx.needs_input_grad[3] else None
-        return None, None, grad_weight, grad_bias
+        return None, grad_h, grad_weight, grad_bias
 
 
 def word_log_likelihood(x: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -78,16 +79,17 @@ def word_log_likelihood(x: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, 
     Tensor, shape (S, B)
 
     Without gradients the documents are taken in chunks whose logits fit in the CPU caches
-    (``EVAL_CHUNK_ELEMENTS``); with gradients for the weights only (training) the fused
-    :class:`_WordLogLikelihood` runs; anything else (gradients for x or h, or shapes where h
-    does not cover x) takes the plain autograd expression.
+    (``EVAL_CHUNK_ELEMENTS``); with gradients for the weights or h (training, h relaxed units
+    in :mod:`docmodel.models.sbn.relaxed`) the fused :class:`_WordLogLikelihood` runs; anything
+    else (gradients for x, or shapes where h does not cover x) takes the plain autograd
+    expression.
     """
     fused_shape = h.shape[:-1] == torch.broadcast_shapes(h.shape[:-1], x.shape[:-1])
-    if not fused_shape or x.requires_grad or h.requires_grad:
+    if not fused_shape or x.requires_grad:
         a = F.linear(h, weight, bias)
         # x . log_softmax(a) = x . a - L * logsumexp(a): avoids materialising log_softmax.
         return (a * x).sum(-1) - x.sum(-1) * torch.logsumexp(a, dim=-1)
-    if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad):
+    if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad or h.requires_grad):
         return _WordLogLikelihood.apply(x, h, weight, bias)
     if h.dim() != 3 or x.dim() != 2 or x.shape[0] != h.shape[1]:
         x_dot_a, _, s, m = _word_terms(x, h, weight, bias)

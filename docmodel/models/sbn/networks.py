@@ -11,6 +11,12 @@ from softmax(U h_1 + b_v) over the vocabulary, so that
 nearest the words (h_1) to the top. The inference network q(h|x) is layered the same way:
 q(h_1|x) from the word counts, then q(h_{l+1}|h_l). The input-dependent baselines (the paper's
 ``C_psi(x)``) live here too, one per inference layer.
+
+Two options make a layer autoregressive (:mod:`.autoregressive`): ``prior="autoregressive"`` gives
+the top layer fDARN's prior p(h) = prod_k sigmoid(a_k + sum_{j<k} W_kj h_j) (Gregor et al. 2014;
+with one layer the model is the paper's fDARN), and ``inference="autoregressive"`` gives every
+layer of q the same form, q(h_l | h_{l-1}) = prod_k sigmoid(f_k(h_{l-1}) + sum_{j<k} A_kj h_lj)
+with h_0 = x (the paper's Table 2).
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from docmodel.errors import ModelError
+from docmodel.models.sbn import autoregressive as ar
 from docmodel.models.sbn.likelihood import word_log_likelihood
+
+LAYER_FORMS = ("factorial", "autoregressive")
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,9 @@ class SBNConfig:
     prior_logit : float or None
         None: the top layer's prior logits are learned (the paper's SBN). A number fixes every
         unit's prior logit at it, e.g. -2 for units on in about 12% of documents a priori: a
-        sparse prior, so that a document is explained by a few units.
+        sparse prior, so that a document is explained by a few units. With the autoregressive
+        prior it fixes the logits a_k (unit k's logit when the units before it are off); the
+        couplings W stay learned.
     nonnegative : bool
         Constrain the unit-word weights U to be >= 0 (a unit can only add words), kept by
         projection after every optimiser step.
@@ -51,6 +62,13 @@ class SBNConfig:
         Keep the word bias b_v at the log unigram frequencies of the training words (SAGE's
         background term, Eisenstein, Ahmed & Xing 2011): the units then model only deviations
         from the corpus' word frequencies.
+    prior : {"factorial", "autoregressive"}
+        The top layer's prior: independent units (the paper's SBN) or fDARN's autoregressive
+        prior, whose couplings W (strictly lower-triangular, the attribute ``prior_weight``)
+        start at 0.
+    inference : {"factorial", "autoregressive"}
+        q factorial within each layer, or autoregressive within each layer (couplings A, the
+        attribute ``ar_weights`` of the inference network, one matrix per layer, started at 0).
     """
 
     n_words: int
@@ -60,6 +78,8 @@ class SBNConfig:
     prior_logit: float | None = None
     nonnegative: bool = False
     fixed_background: bool = False
+    prior: str = "factorial"
+    inference: str = "factorial"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(int(k) for k in self.layers))
@@ -71,6 +91,9 @@ class SBNConfig:
             raise ModelError("encoder_hidden and baseline_hidden must be >= 0")
         if self.prior_logit is not None and not -20 <= float(self.prior_logit) <= 20:
             raise ModelError(f"prior_logit must be None (learned) or a number in [-20, 20], got {self.prior_logit}")
+        for name in ("prior", "inference"):
+            if getattr(self, name) not in LAYER_FORMS:
+                raise ModelError(f"{name} must be one of {', '.join(LAYER_FORMS)}; got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -109,6 +132,9 @@ class SBN(nn.Module):
     Attributes
     ----------
     prior_logits : Parameter, shape (K_L,)
+        a (the paper's prior biases).
+    prior_weight : Parameter, shape (K_L, K_L)
+        Only with ``prior="autoregressive"``: W, read through its strictly lower triangle.
     hidden : ModuleList of Linear(K_{l+1}, K_l), for l = 1..L-1 (index 0 maps h_2 to h_1)
     visible : Linear(K_1, V); its weight is the paper's ``U`` (``unit_word`` is its transpose)
     """
@@ -122,6 +148,9 @@ class SBN(nn.Module):
             with torch.no_grad():
                 self.prior_logits.fill_(float(config.prior_logit))
             self.prior_logits.requires_grad_(False)
+        if config.prior == "autoregressive":
+            # Zero couplings: a new fDARN starts from the factorial prior (and draws no noise).
+            self.prior_weight = nn.Parameter(torch.zeros(ks[-1], ks[-1]))
         self.hidden = nn.ModuleList(nn.Linear(ks[i + 1], ks[i]) for i in range(len(ks) - 1))
         self.visible = nn.Linear(ks[0], config.n_words)
         nn.init.normal_(self.visible.weight, std=0.01)
@@ -167,18 +196,31 @@ class SBN(nn.Module):
         """
         return word_log_likelihood(x, h1, self.visible.weight, self.visible.bias)
 
+    def prior_logits_given(self, h_top: torch.Tensor) -> torch.Tensor:
+        """Logits of the top layer's prior at the states ``h_top`` (..., K_L), each unit given
+        the units before it: a_k, plus sum_{j<k} W_kj h_j for the autoregressive prior (one
+        pass; ``h_top`` may be relaxed values in [0, 1])."""
+        if self.config.prior == "autoregressive":
+            return ar.logits_given(self.prior_logits, self.prior_weight, h_top)
+        return self.prior_logits.expand_as(h_top)
+
     def layer_log_probs(self, hs: list[torch.Tensor]) -> list[torch.Tensor]:
         """log p(h_l | h_{l+1}) for l = 1..L (the last is the prior), each of shape (S, B)."""
         out = []
         for i, lin in enumerate(self.hidden):
             out.append(bernoulli_log_prob(lin(hs[i + 1]), hs[i]))
-        out.append(bernoulli_log_prob(self.prior_logits.expand_as(hs[-1]), hs[-1]))
+        out.append(bernoulli_log_prob(self.prior_logits_given(hs[-1]), hs[-1]))
         return out
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        """Ancestral sample of the latent layers, nearest the words first: list of (n, K_l)."""
-        h = sample_bernoulli(self.prior_logits.expand(n, -1), generator)
+        """Ancestral sample of the latent layers, nearest the words first: list of (n, K_l).
+        The autoregressive prior is sampled unit by unit (K_L steps)."""
+        base = self.prior_logits.expand(n, -1)
+        if self.config.prior == "autoregressive":
+            h = ar.sample(base, self.prior_weight, uniform_noise(base.shape, base.dtype, base.device, generator))
+        else:
+            h = sample_bernoulli(base, generator)
         hs = [h]
         for lin in reversed(self.hidden):
             h = sample_bernoulli(lin(h), generator)
@@ -187,7 +229,10 @@ class SBN(nn.Module):
 
 
 class InferenceNetwork(nn.Module):
-    """q(h|x) = q(h_1|x) prod_l q(h_{l+1}|h_l), factorial within each layer.
+    """q(h|x) = q(h_1|x) prod_l q(h_{l+1}|h_l), factorial within each layer, or with
+    ``inference="autoregressive"`` autoregressive within each layer: the logits of layer l's unit
+    k are f_k(h_{l-1}) + sum_{j<k} A_kj h_lj, f the factorial network's logits (h_0 = x) and A the
+    layer's strictly lower-triangular couplings (``ar_weights[l - 1]``).
 
     The input transform is log(1 + x) minus its mean over the training documents
     (``input_mean``): the paper asks for mean-centred input, and the log tames long documents.
@@ -206,6 +251,10 @@ class InferenceNetwork(nn.Module):
         else:
             self.first = nn.Linear(config.n_words, ks[0])
         self.upper = nn.ModuleList(nn.Linear(ks[i], ks[i + 1]) for i in range(len(ks) - 1))
+        self.autoregressive = config.inference == "autoregressive"
+        if self.autoregressive:
+            # Zero couplings: a new autoregressive q starts as the factorial one.
+            self.ar_weights = nn.ParameterList(nn.Parameter(torch.zeros(k, k)) for k in ks)
         self._features_memo = None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -243,6 +292,28 @@ class InferenceNetwork(nn.Module):
             f = torch.where(keep, f, -self.input_mean) if encoder_dropout_words else f * keep / (1.0 - encoder_dropout)
         return self.first(f)
 
+    def logits_given(self, layer: int, base: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The logits of layer ``layer`` (0 = nearest the words) at its states ``h`` (..., K),
+        from ``base`` (f, the logits without the autoregressive part): ``base`` itself for a
+        factorial q, one pass of :func:`docmodel.models.sbn.autoregressive.logits_given` else."""
+        return ar.logits_given(base, self.ar_weights[layer], h) if self.autoregressive else base
+
+    def mean_field(self, x: torch.Tensor) -> torch.Tensor:
+        """E_q[h_1] for a factorial q, sigmoid(f(x)); for an autoregressive q, which has no
+        closed form for it, the deterministic mean-field pass m_k = sigmoid(f_k(x) + sum_{j<k}
+        A_kj m_j) (:func:`docmodel.models.sbn.autoregressive.mean_field_pass`): (B, V) -> (B, K_1)."""
+        base = self.first_logits(x)
+        return ar.mean_field_pass(base, self.ar_weights[0]) if self.autoregressive else torch.sigmoid(base)
+
+    def log_prob(self, x: torch.Tensor, hs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """log q(h_l | h_{l-1}) per layer at the states ``hs`` (shapes (..., B, K_l), nearest the
+        words first) of documents ``x`` (B, V), each layer in one pass: list of (..., B)."""
+        out = []
+        for i, h in enumerate(hs):
+            base = self.first_logits(x) if i == 0 else self.upper[i - 1](hs[i - 1])
+            out.append(bernoulli_log_prob(self.logits_given(i, base, h), h))
+        return out
+
     def sample(
         self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None,
         encoder_dropout: float = 0.0, encoder_dropout_words: bool = False,
@@ -253,13 +324,21 @@ class InferenceNetwork(nn.Module):
         -------
         hs : list of Tensor, shapes (S, B, K_l), nearest the words first
         log_qs : list of Tensor, shapes (S, B): log q(h_l | h_{l-1}) per layer
+
+        An autoregressive layer is drawn unit by unit and then scored in one pass, so that
+        ``log_qs`` is differentiable in f and A.
         """
         logits = self.first_logits(x, encoder_dropout, generator, encoder_dropout_words).expand(n_samples, -1, -1)  # S,B,K1
         hs, log_qs = [], []
         for i in range(len(self.upper) + 1):
             if i > 0:
                 logits = self.upper[i - 1](hs[-1])
-            h = sample_bernoulli(logits, generator)
+            if self.autoregressive:
+                u = uniform_noise(logits.shape, logits.dtype, logits.device, generator)
+                h = ar.sample(logits, self.ar_weights[i], u)
+                logits = ar.logits_given(logits, self.ar_weights[i], h)
+            else:
+                h = sample_bernoulli(logits, generator)
             hs.append(h)
             log_qs.append(bernoulli_log_prob(logits, h))
         return hs, log_qs

@@ -12,6 +12,11 @@ network:
   running variance of l - C(x). For a layered q, each layer's parameters get a *local* signal:
   only the terms of l that depend on that layer's sample (section 3.3).
 
+The same estimator serves fDARN's autoregressive prior and an autoregressive q
+(:mod:`.autoregressive`): log p(x, h) and log q(h|x) are then the autoregressive layers'
+log-probabilities, each layer's local signal is unchanged (the terms that depend on the layer's
+sample given the layers below it), and the baselines still see only x or the layer below.
+
 :func:`nvil_estimate` takes the networks, a minibatch and the running statistics and returns the
 reported bound, the surrogate loss whose gradient is the estimator, the baseline regression loss
 and the new running statistics. Nothing is hidden in globals. Each variance-reduction component
@@ -145,9 +150,15 @@ def learning_signals(log_ps: list[torch.Tensor], log_qs: list[torch.Tensor], loc
 
 
 def mean_field_baseline_term(model: SBN, encoder: InferenceNetwork, x: torch.Tensor) -> torch.Tensor:
-    """log p(x | h_1 = E_q[h_1]), the first layer's extra baseline term: (B, V) -> (B,)."""
+    """log p(x | h_1 = m(x)), the first layer's extra baseline term: (B, V) -> (B,).
+
+    m(x) is :meth:`InferenceNetwork.mean_field`: E_q[h_1] for a factorial q; for an
+    autoregressive q (whose mean has no closed form) the deterministic mean-field pass
+    m_k = sigmoid(f_k(x) + sum_{j<k} A_kj m_j). Either is a function of x alone, so the baseline
+    stays independent of the sample and the estimate unbiased.
+    """
     with torch.no_grad():
-        mean_h1 = torch.sigmoid(encoder.first_logits(x))[None]  # 1,B,K
+        mean_h1 = encoder.mean_field(x)[None]  # 1,B,K
         return model.log_p_x_given_h1(x, mean_h1)[0]
 
 

@@ -7,6 +7,10 @@ prior or the layer above's, and q's) is negated. Then log p(x, h) and log q(h | 
 state under the new parameters equal those of the original state under the old ones, for every
 document and state: the model, its bound and every perplexity are unchanged (a test checks this
 to the last bit on dyadic weights, where the sums are exact).
+
+An autoregressive layer (fDARN's prior on a one-layer model, or q's first layer) reads its own
+units as well: its couplings are rewritten like a linear map that both reads and decides h_1
+(:func:`docmodel.models.sbn.autoregressive.flip`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+
+from docmodel.models.sbn import autoregressive as ar
 
 
 def _flip_inputs(linear: nn.Linear, flip: torch.Tensor) -> None:
@@ -43,10 +49,16 @@ def flip_units(nets, flip: torch.Tensor) -> None:
     _flip_inputs(model.visible, flip)
     if model.hidden:
         _flip_outputs(model.hidden[0], flip)
+    elif model.config.prior == "autoregressive":
+        ar.flip(model.prior_weight, model.prior_logits, flip)
     else:
         model.prior_logits[flip] = -model.prior_logits[flip]
     first = encoder.first if isinstance(encoder.first, nn.Linear) else encoder.first[-1]
-    _flip_outputs(first, flip)
+    if encoder.autoregressive:
+        ar.flip(encoder.ar_weights[0], first.bias, flip)  # the bias part of f: shifts and sign
+        first.weight[flip] = -first.weight[flip]
+    else:
+        _flip_outputs(first, flip)
     if encoder.upper:
         _flip_inputs(encoder.upper[0], flip)
     if len(baselines.mlps) > 1:

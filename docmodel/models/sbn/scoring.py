@@ -2,7 +2,9 @@
 (the mean of single-sample bounds log p(x, h) - log q(h | x), h ~ q), the importance-sampled
 estimate, and document completion (the held-out half scored with h drawn from q given the
 observed half). Each takes dense minibatches and streams; the logits are never held whole
-(:func:`docmodel.models.sbn.likelihood.word_log_likelihood`)."""
+(:func:`docmodel.models.sbn.likelihood.word_log_likelihood`). log q is always q's exact
+log-probability, an autoregressive q's included (sampled unit by unit, scored in one pass).
+:class:`Scoring` gives the estimator these figures and ``transform``."""
 
 from __future__ import annotations
 
@@ -13,7 +15,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from docmodel.errors import ModelError
 from docmodel.models.sbn.batching import CSRRows
+
+# Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
+# themselves are never held whole (see docmodel.models.sbn.likelihood.word_log_likelihood); the batch size is kept
+# because it fixes which noise each document draws, and so the estimates.
+_EVAL_ELEMENTS = 2**24
 
 
 def log_weights(nets, x: torch.Tensor, n_samples: int, generator) -> torch.Tensor:
@@ -58,3 +66,64 @@ def completion(nets, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], n_sam
         lp = nets.model.log_p_x_given_h1(x_held, hs[0]).double()  # S,B
         out.append((torch.logsumexp(lp, 0) - math.log(n_samples)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
+
+
+class Scoring:
+    """The SBN estimator's ``transform`` and its three estimates of log p(x) per document, for
+    :class:`docmodel.models.sbn.estimator.SBNTopicModel` (which holds the fitted ``nets_``)."""
+
+    def _device(self) -> torch.device:
+        return next(self.nets_.model.parameters()).device
+
+    def _eval_batch(self, n_samples: int) -> int:
+        """Documents per evaluation batch."""
+        return max(1, min(2048, _EVAL_ELEMENTS // max(1, n_samples * self.n_words_)))
+
+    def _batches(self, X, n_samples: int):
+        X = self._counts(X)
+        B, rows = self._eval_batch(n_samples), CSRRows(X, self._device())
+        for start in range(0, X.shape[0], B):
+            yield rows.span(start, min(start + B, X.shape[0]))
+
+    def _generator(self, random_state) -> torch.Generator:
+        return torch.Generator(device=self._device()).manual_seed(int(random_state))
+
+    @torch.no_grad()
+    def transform(self, X) -> np.ndarray:
+        """q(h_k = 1 | x) for every unit of the layer nearest the words, shape (n_docs, n_units).
+
+        For an autoregressive q, whose marginals have no closed form, the deterministic
+        mean-field pass m_k = sigmoid(f_k(x) + sum_{j<k} A_kj m_j) (each unit's probability with
+        the units before it at their own values of m; exact for the first unit, and for all when
+        A = 0): a function of the document alone, the same whatever documents come with it.
+        """
+        self._check_fitted()
+        out = [self.nets_.encoder.mean_field(x).cpu().numpy() for x in self._batches(X, 1)]
+        return np.concatenate(out) if out else np.zeros((0, self.n_units_), dtype=np.float32)
+
+    def log_likelihood_bound(self, X, *, n_samples: int = 10, random_state=0) -> np.ndarray:
+        """Mean of ``n_samples`` single-sample bounds log p(x,h) - log q(h|x), h ~ q, per
+        document (the NVIL paper's 10-sample bound), shape (n_docs,)."""
+        self._check_fitted()
+        X = self._counts(X)
+        B = self._eval_batch(n_samples)
+        return bound_per_doc(self.nets_, X, n_samples, self._generator(random_state), self._device(), B)
+
+    def log_likelihood_is(self, X, *, n_samples: int = 100, random_state=0) -> np.ndarray:
+        """log (1/S) sum_s p(x, h_s) / q(h_s | x), h_s ~ q(h|x): importance-sampled log p(x)
+        per document, shape (n_docs,). In expectation a lower bound on log p(x), tighter than
+        the bound, converging to it as S grows."""
+        self._check_fitted()
+        gen = self._generator(random_state)
+        return importance_sampled(self.nets_, self._batches(X, n_samples), n_samples, gen)
+
+    def log_likelihood_completion(self, X_observed, X_heldout, *, n_samples: int = 100, random_state=0) -> np.ndarray:
+        """log (1/S) sum_s p(x_heldout | h_s), h_s ~ q(h | x_observed), per document.
+
+        Only the observed half informs the posterior; the held-out half is scored."""
+        self._check_fitted()
+        X_obs, X_held = self._counts(X_observed), self._counts(X_heldout)
+        if X_obs.shape != X_held.shape:
+            raise ModelError("observed and held-out halves must have the same shape")
+        pairs = zip(self._batches(X_obs, n_samples), self._batches(X_held, n_samples))
+        return completion(self.nets_, pairs, n_samples, self._generator(random_state))

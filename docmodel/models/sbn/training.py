@@ -1,4 +1,5 @@
-"""The training loop for SBN document models: NVIL, wake-sleep or plain REINFORCE.
+"""The training loop for SBN document models: NVIL, wake-sleep, plain REINFORCE or the concrete
+relaxation (:mod:`.relaxed`).
 
 :func:`train` walks shuffled minibatches of a CSR count matrix (each minibatch is made dense on
 its own, on the training device; the corpus never is), takes optimiser steps, measures the
@@ -32,6 +33,7 @@ from docmodel.models.sbn.batching import CSRRows, epoch_order
 from docmodel.models.sbn.config import TrainConfig
 from docmodel.models.sbn.distributed import Local
 from docmodel.models.sbn.nvil import VarianceReduction
+from docmodel.models.sbn.relaxed import relaxed_estimate
 from docmodel.models.sbn.scoring import bound_per_doc
 from docmodel.models.sbn.state import (
     Networks,
@@ -135,8 +137,8 @@ class _Run:
     """
 
     def __init__(self, nets, X, X_val, cfg: TrainConfig, device, parallel, callback, state_path, state_every_seconds):
-        if parallel.world_size > 1 and cfg.algorithm == "wake-sleep":
-            raise ModelError("distributed training supports nvil and reinforce, not wake-sleep")
+        if parallel.world_size > 1 and cfg.algorithm in ("wake-sleep", "relaxed"):
+            raise ModelError(f"distributed training supports nvil and reinforce, not {cfg.algorithm}")
         if parallel.world_size > 1 and cfg.encoder_dreams:
             raise ModelError("distributed training does not support encoder_dreams (--encoder-dreams); set it to 0")
         self.nets, self.X_val, self.cfg, self.device, self.parallel = nets, X_val, cfg, device, parallel
@@ -240,6 +242,10 @@ class _Run:
         if cfg.algorithm == "wake-sleep":
             out = wake_sleep_step(nets.model, nets.encoder, x, self.lengths, cfg.n_samples, self.gen)
             loss, new_stats = out.model_loss + out.encoder_loss, nets.stats
+        elif cfg.algorithm == "relaxed":
+            out = relaxed_estimate(nets.model, nets.encoder, x, cfg.relaxed_temperature, cfg.n_samples, noise,
+                                   cfg.encoder_dropout, cfg.encoder_dropout_words)
+            loss, new_stats = out.surrogate, nets.stats
         else:
             out = parallel.step(
                 nets, x, nets.stats, self.vr, cfg.n_samples, noise, cfg.encoder_dropout, cfg.encoder_dropout_words,

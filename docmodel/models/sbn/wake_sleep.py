@@ -4,6 +4,8 @@ Wake phase: sample h ~ q(h|x) for real documents and follow grad log p(x,h) for 
 (the same model gradient as NVIL). Sleep phase: dream (h, x) from the model and train the
 inference network to recognise them, maximising log q(h|x_dream). Dreamed documents need a
 length; it is drawn from the training corpus's document lengths, so dreams look like the data.
+With fDARN's autoregressive prior the dreams' latent states are drawn unit by unit; an
+autoregressive q is scored on them in one pass.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, bernoulli_log_prob
+from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork
 from docmodel.models.sbn.nvil import (
     NVILResult,
     RunningStats,
@@ -90,11 +92,10 @@ def wake_sleep_step(
     log_q = torch.stack(log_qs).sum(0)
     dream_hs, dream_x = dream(model, x.shape[0], lengths, generator)
     # log q(h_dream | x_dream), layer by layer, with the dreamed layers as the targets.
-    logits = encoder.first_logits(dream_x)
-
-    log_q_dream = bernoulli_log_prob(logits, dream_hs[0])
-    for i, lin in enumerate(encoder.upper):
-        log_q_dream = log_q_dream + bernoulli_log_prob(lin(dream_hs[i]), dream_hs[i + 1])
+    terms = encoder.log_prob(dream_x, dream_hs)
+    log_q_dream = terms[0]
+    for term in terms[1:]:
+        log_q_dream = log_q_dream + term
     return WakeSleepResult(
         elbo=(log_p - log_q).detach(),
         model_loss=-log_p.mean(),

@@ -136,3 +136,15 @@ def test_the_other_kinds_train_from_their_box():
     assert entry.model.n_units_ == 3 and entry.model.n_iter_ <= 4 and entry.kind_label == "Mixture"
     table = at.dataframe[-1].value
     assert list(table["kind"]) == ["Mixture"] and list(table["units"]) == [3]
+
+
+def test_the_sbn_box_trains_fdarn_with_an_autoregressive_q():
+    at = upload_planted(new_app())
+    at.switch_page("pages/train.py")
+    run(at)
+    at.selectbox(key="sbn_prior_kind").set_value("Autoregressive (fDARN)")
+    at.selectbox(key="sbn_inference").set_value("Autoregressive")
+    run(at)
+    at = train(at, "SBN", sbn_layers="3", sbn_epochs=2, sbn_seconds=0)
+    model = at.session_state["models"]["fdarn-nvil-arq-3"].model
+    assert (model.prior, model.inference, model.n_units_) == ("autoregressive", "autoregressive", 3)

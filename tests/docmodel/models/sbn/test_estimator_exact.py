@@ -15,6 +15,7 @@ from docmodel.models.sbn.nvil import RunningStats, VarianceReduction, nvil_estim
 from tests.docmodel.models.sbn.sbn_exact import (
     exact_completion,
     exact_elbo,
+    exact_log_joint_and_q,
     exact_log_px,
     tiny_networks,
 )
@@ -22,13 +23,19 @@ from tests.docmodel.models.sbn.sbn_exact import (
 N_WORDS = 12
 
 
-def estimator_with(layers, seed=0, scale=0.8):
+# Layers and the options of fDARN's prior and the autoregressive q, for the estimates' tests.
+CASES = [((4,), {}), ((3, 2), {}), ((4,), {"prior": "autoregressive"}), ((4,), {"inference": "autoregressive"}),
+         ((3, 2), {"prior": "autoregressive", "inference": "autoregressive"})]
+IDS = ["sbn", "sbn-2layer", "fdarn", "ar-q", "both-2layer"]
+
+
+def estimator_with(layers, seed=0, scale=0.8, **options):
     """A fitted SBNTopicModel whose networks are replaced by a tiny enumerable one (float32, as the
     estimator computes), and that network in float64 for the exact values."""
     rng = np.random.default_rng(seed)
     X = sp.csr_matrix(rng.integers(0, 3, (40, N_WORDS)).astype(float))
-    model = SBNTopicModel(n_units=layers[0], layers=layers if len(layers) > 1 else None, max_epochs=1).fit(X)
-    exact_model, exact_encoder, exact_baselines = tiny_networks(layers, n_words=N_WORDS, seed=seed, scale=scale)
+    model = SBNTopicModel(n_units=layers[0], layers=layers if len(layers) > 1 else None, max_epochs=1, **options).fit(X)
+    exact_model, exact_encoder, exact_baselines = tiny_networks(layers, n_words=N_WORDS, seed=seed, scale=scale, **options)
     for live, exact in ((model.nets_.model, exact_model), (model.nets_.encoder, exact_encoder)):
         live.load_state_dict({k: v.float() for k, v in exact.state_dict().items()})
         exact.load_state_dict({k: v.double() for k, v in live.state_dict().items()})  # the same float32 values
@@ -40,24 +47,33 @@ def docs(n=3, seed=7):
     return torch.randint(0, 4, (n, N_WORDS), generator=g).double()
 
 
-@pytest.mark.parametrize("layers", [(4,), (3, 2)])
-def test_log_likelihood_is_converges_to_the_exact_log_likelihood(layers):
+@pytest.mark.parametrize(("layers", "options"), CASES, ids=IDS)
+def test_log_likelihood_is_converges_to_the_exact_log_likelihood(layers, options):
     """Planted bug it catches: a plain mean of the log weights (the ELBO) in place of log-mean-exp,
     off by the whole gap between the bound and log p(x) (several nats here)."""
-    model, exact_model, exact_encoder = estimator_with(layers)
+    model, exact_model, exact_encoder = estimator_with(layers, **options)
     X = docs()
     exact = np.array([exact_log_px(exact_model, exact_encoder, x).item() for x in X])
     elbo = np.array([exact_elbo(exact_model, exact_encoder, x).item() for x in X])
     assert np.all(exact - elbo > 0.5)  # a gap the estimator must close
     estimate = model.log_likelihood_is(sp.csr_matrix(X.numpy()), n_samples=200_000, random_state=0)
     assert np.all(np.abs(estimate - exact) < 0.1 * (exact - elbo)), (estimate, exact, elbo)
+    # The bound: the mean of single-sample bounds, the enumerated ELBO to a few standard errors
+    # (their spread enumerated too) and float32 rounding.
+    n = 200_000
+    bound = model.log_likelihood_bound(sp.csr_matrix(X.numpy()), n_samples=n, random_state=1)
+    sd = []
+    for x, e in zip(X, elbo):
+        log_p, log_q = exact_log_joint_and_q(exact_model, exact_encoder, x)
+        sd.append((log_q.exp() * (log_p - log_q - e) ** 2).sum().sqrt().item())
+    assert np.all(np.abs(bound - elbo) < 5 * np.array(sd) / np.sqrt(n) + 1e-3), (bound, elbo, sd)
 
 
-@pytest.mark.parametrize("layers", [(4,), (3, 2)])
-def test_log_likelihood_completion_converges_to_the_exact_predictive(layers):
+@pytest.mark.parametrize(("layers", "options"), CASES, ids=IDS)
+def test_log_likelihood_completion_converges_to_the_exact_predictive(layers, options):
     """Planted bug it catches: q seeing both halves of the document (a leak), which moves the
     predictive of the held-out half by far more than the tolerance."""
-    model, exact_model, exact_encoder = estimator_with(layers, seed=1)
+    model, exact_model, exact_encoder = estimator_with(layers, seed=1, **options)
     X = docs(seed=3)
     g = torch.Generator().manual_seed(0)
     observed = torch.floor(X * torch.rand(X.shape, generator=g, dtype=torch.float64))

@@ -19,14 +19,20 @@ from docmodel.models.sbn.networks import (
 from docmodel.models.sbn.nvil import RunningStats, joint_terms
 from docmodel.models.sbn.orientation import flip_units
 from docmodel.models.sbn.state import Networks
-from tests.docmodel.models.sbn.sbn_exact import enumerate_layers, exact_elbo, exact_log_px
+from tests.docmodel.models.sbn.sbn_exact import (
+    enumerate_layers,
+    exact_elbo,
+    exact_log_px,
+    exact_terms,
+)
 
 
-def dyadic_networks(layers, encoder_hidden=0, n_words=9, seed=0) -> Networks:
+def dyadic_networks(layers, encoder_hidden=0, n_words=9, seed=0, **options) -> Networks:
     """Float64 networks whose weights are multiples of 1/8 of size at most 2, so that every sum
-    of a few of them is exact and any order of addition gives the same bits."""
+    of a few of them is exact and any order of addition gives the same bits. ``options``: further
+    ``SBNConfig`` fields (the autoregressive prior or q)."""
     torch.manual_seed(seed)
-    config = SBNConfig(n_words=n_words, layers=layers, encoder_hidden=encoder_hidden, baseline_hidden=3)
+    config = SBNConfig(n_words=n_words, layers=layers, encoder_hidden=encoder_hidden, baseline_hidden=3, **options)
     nets = Networks(SBN(config), InferenceNetwork(config), Baselines(config), RunningStats.initial(len(layers)))
     for module in (nets.model, nets.encoder, nets.baselines):
         module.double()
@@ -75,6 +81,31 @@ def test_flip_is_an_exact_reparameterisation(layers, encoder_hidden):
     torch.testing.assert_close(exact_after[1], exact_before[1], rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize(("layers", "encoder_hidden", "options"), [
+    ((4,), 0, {"prior": "autoregressive"}),
+    ((4,), 5, {"inference": "autoregressive"}),
+    ((4, 3), 0, {"prior": "autoregressive", "inference": "autoregressive"}),
+    ((4,), 0, {"prior": "autoregressive", "inference": "autoregressive"}),
+], ids=["fdarn", "ar-q-hidden", "both-2layer", "both"])
+def test_flip_is_exact_for_autoregressive_layers(layers, encoder_hidden, options):
+    """Flipped units are read by the couplings of their own layer too (fDARN's prior on a
+    one-layer model, q's first layer): every term of log p and log q of every state is kept."""
+    nets = dyadic_networks(layers, encoder_hidden, **options)
+    x = torch.tensor([3.0, 0, 1, 0, 0, 2, 1, 0, 5], dtype=torch.float64)
+    flip = torch.tensor([True, False, True, False])
+    states = [h[:, None, :] for h in enumerate_layers(layers)]
+    flipped_states = [states[0].clone(), *states[1:]]
+    flipped_states[0][..., flip] = 1.0 - flipped_states[0][..., flip]
+    before = exact_terms(nets.model, nets.encoder, x, states)
+    exact_before = exact_log_px(nets.model, nets.encoder, x), exact_elbo(nets.model, nets.encoder, x)
+    flip_units(nets, flip)
+    after = exact_terms(nets.model, nets.encoder, x, flipped_states)
+    for b, a in zip(before[0] + before[1], after[0] + after[1]):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    torch.testing.assert_close(exact_log_px(nets.model, nets.encoder, x), exact_before[0], rtol=0, atol=1e-10)
+    torch.testing.assert_close(exact_elbo(nets.model, nets.encoder, x), exact_before[1], rtol=0, atol=1e-10)
+
+
 def test_flip_changes_the_parameters_it_should():
     nets = dyadic_networks((4,))
     U0 = nets.model.visible.weight.detach().clone()
@@ -115,6 +146,15 @@ def test_fitted_units_are_on_in_at_most_half_of_the_documents():
     again = model.orient_units(X)
     assert torch.equal(model.nets_.model.visible.weight, before)
     np.testing.assert_allclose(again, share)
+
+
+@pytest.mark.parametrize("options", [{"prior": "autoregressive"}, {"inference": "autoregressive"}], ids=["fdarn", "ar-q"])
+def test_autoregressive_models_present_units_by_their_rarer_state(options):
+    X = planted_counts()
+    model = SBNTopicModel(n_units=4, max_epochs=30, random_state=0, **options).fit(X)
+    share = (model.transform(X) > 0.5).mean(axis=0)
+    assert model.units_flipped_ > 0 and np.all(share <= 0.5)
+    np.testing.assert_allclose(model.unit_on_share_, share)
 
 
 def test_options_for_readable_units_hold_after_fit():
