@@ -8,10 +8,10 @@ Checkpoints (``load_model``), ``docmodel compare``, ``docmodel train`` and the a
 from __future__ import annotations
 
 from docmodel.errors import ModelError
-from docmodel.models import docnade, lda, mixture, nvdm, sbn
+from docmodel.models import docnade, lda, mixture, nvdm, rsm, sbn
 from docmodel.models.kind import ModelKind, Variant
 
-REGISTRY: dict[str, ModelKind] = {k.kind: k for k in (sbn.KIND, lda.KIND, docnade.KIND, nvdm.KIND, mixture.KIND)}
+REGISTRY: dict[str, ModelKind] = {k.kind: k for k in (sbn.KIND, lda.KIND, docnade.KIND, rsm.KIND, nvdm.KIND, mixture.KIND)}
 """kind -> record, in the order the CLI and the app list them."""
 
 VARIANTS: dict[str, tuple[Variant, ModelKind]] = {v.name: (v, k) for k in REGISTRY.values() for v in k.variants}

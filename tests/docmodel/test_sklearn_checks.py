@@ -8,6 +8,7 @@ from docmodel.models.docnade.estimator import DocNADETopicModel
 from docmodel.models.lda.estimator import LDATopicModel
 from docmodel.models.mixture.estimator import MixtureTopicModel
 from docmodel.models.nvdm.estimator import NVDMTopicModel
+from docmodel.models.rsm.estimator import RSMTopicModel
 from docmodel.models.sbn.estimator import SBNTopicModel
 
 # Every check expected to fail or skipped, with the reason.
@@ -42,6 +43,7 @@ def expected_failures(estimator) -> dict:
         MixtureTopicModel(n_units=2, max_epochs=3, random_state=0),
         DocNADETopicModel(n_units=2, max_epochs=3, random_state=0),
         NVDMTopicModel(n_units=2, max_epochs=3, random_state=0),
+        RSMTopicModel(n_units=2, max_epochs=3, random_state=0),
     ],
     expected_failed_checks=expected_failures,
 )
