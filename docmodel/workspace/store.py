@@ -125,7 +125,8 @@ class Store:
         self.folder.mkdir(parents=True, exist_ok=True)
         while True:
             ws_id = secrets.token_urlsafe(16)
-            if valid_id(ws_id) and not (self.folder / ws_id).exists():
+            # Never a leading "-": the id is typed on command lines, where it would read as an option.
+            if valid_id(ws_id) and not ws_id.startswith("-") and not (self.folder / ws_id).exists():
                 break
         tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=self.folder))
         now = time.time()

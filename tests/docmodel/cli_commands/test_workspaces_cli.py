@@ -145,3 +145,12 @@ def test_app_refuses_a_data_dir_it_cannot_create(tmp_path, capsys):
     blocker.write_text("not a folder")
     code, _, err = cli(capsys, "app", "--data-dir", str(blocker / "data"))
     assert code == 2 and f"cannot create the data directory {blocker / 'data'}" in err
+
+
+def test_new_ids_never_start_with_a_dash(store, monkeypatch):
+    """An id is typed on command lines (``docmodel workspaces remove ID``), where "-..." is an option."""
+    import secrets
+
+    ids = iter(["-" + "a" * 21, "b" * 22])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(ids))
+    assert store.create().id == "b" * 22
