@@ -59,8 +59,9 @@ class SBNTopicModel(Scoring, TopicModel):
         term uses the same m; the bound, importance-sampled and completion estimates use q's
         exact log-probability.
     relaxed_temperature : float
-        Temperature t of the concrete relaxation (``algorithm="relaxed"`` only); chosen on
-        validation documents of 20 Newsgroups.
+        Temperature t of the concrete relaxation (``algorithm="relaxed"`` only). 0.5: of 0.25,
+        0.5 and 1, the best validation bound after 15 epochs on 20 Newsgroups (1,000 held-out
+        training documents; 976 against 980 and 988).
     global_baseline, input_baseline, variance_norm, local_signals : bool
         NVIL's variance-reduction components (all on by default; switch off for ablations; the
         relaxed estimator has no score function and uses none of them).
