@@ -134,6 +134,18 @@ class TopicModel(TransformerMixin, BaseEstimator, abc.ABC):
     def save(self, path: str | Path) -> Path:
         """Write a plain-data checkpoint (no pickle)."""
 
+    @classmethod
+    def from_checkpoint(cls, data: dict):
+        """Rebuild a fitted model from :func:`docmodel.checkpoint.load_checkpoint` output."""
+        raise NotImplementedError(f"{cls.__name__} cannot be loaded from a checkpoint")
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved with :meth:`save` (a directory, a ``.pt`` file or a stream)."""
+        from docmodel.checkpoint import load_checkpoint
+
+        return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))
+
     @abc.abstractmethod
     def word_distributions(self) -> np.ndarray:
         """p(w | unit): the word distribution of a document in which the unit is on, shape

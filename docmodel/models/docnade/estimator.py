@@ -32,9 +32,10 @@ from scipy.special import expit
 from sklearn.utils import check_random_state
 
 from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
-from docmodel.checkpoint import load_checkpoint, save_checkpoint
+from docmodel.checkpoint import save_checkpoint
 from docmodel.counts import check_counts
 from docmodel.errors import ModelError
+from docmodel.models.device import resolve_device
 from docmodel.models.docnade import KIND, persistence
 from docmodel.models.docnade.likelihood import sequence_log_probs
 from docmodel.models.docnade.network import SOFTMAXES, DocNADE, DocNADEConfig
@@ -146,7 +147,7 @@ class DocNADETopicModel(TopicModel):
         rate = self.learning_rate
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (0 < rate < math.inf):
             raise ModelError(f"learning_rate must be a positive number, got {rate!r}")
-        _resolve_device(self.device)
+        resolve_device(self.device)
 
     def _seed(self) -> int:
         if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
@@ -183,7 +184,7 @@ class DocNADETopicModel(TopicModel):
         self
         """
         self._validate_params()
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         vocabulary = self._input_features(X, vocabulary)
         X = check_counts(X)
         n_words = X.shape[1]
@@ -341,24 +342,6 @@ class DocNADETopicModel(TopicModel):
         """Rebuild a fitted model from :func:`docmodel.checkpoint.load_checkpoint` output."""
         return persistence.restore(cls, data)
 
-    @classmethod
-    def load(cls, path) -> DocNADETopicModel:
-        """Load a model saved with :meth:`save`."""
-        return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))
-
-
-def _resolve_device(device) -> torch.device:
-    """``auto`` picks CUDA when available, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda"):
-        raise ModelError(f"unknown device {device!r}; use cpu, cuda or auto")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError("device 'cuda' was asked for but no CUDA GPU is available; use cpu or auto")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ModelError(f"unknown device {device!r}; use cpu, cuda or auto") from None
 
 
 def _rng(random_state) -> np.random.Generator:

@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.decomposition import LatentDirichletAllocation
 
 from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
-from docmodel.checkpoint import load_checkpoint, save_checkpoint
+from docmodel.checkpoint import save_checkpoint
 from docmodel.counts import check_counts
 from docmodel.errors import ModelError
 from docmodel.models.lda import KIND, persistence, training
@@ -380,10 +380,6 @@ class LDATopicModel(TopicModel):
         """Rebuild a fitted model from checkpoint data (as :func:`load_checkpoint` returns it)."""
         return persistence.restore(cls, data)
 
-    @classmethod
-    def load(cls, path) -> LDATopicModel:
-        """Load a model saved with :meth:`save` (a directory, a ``.pt`` file or a stream)."""
-        return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))
 
 
 def _check_samples(n_samples) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
-from docmodel.checkpoint import load_checkpoint, save_checkpoint
+from docmodel.checkpoint import save_checkpoint
 from docmodel.counts import check_counts
 from docmodel.errors import ModelError
 from docmodel.models.epochs import fit_epochs, holdout
@@ -340,8 +340,3 @@ class MixtureTopicModel(TopicModel):
     def from_checkpoint(cls, data: dict) -> MixtureTopicModel:
         """Rebuild a fitted model from checkpoint data (as :func:`load_checkpoint` returns it)."""
         return persistence.restore(cls, data)
-
-    @classmethod
-    def load(cls, path) -> MixtureTopicModel:
-        """Load a model saved with :meth:`save` (a directory, a ``.pt`` file or a stream)."""
-        return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))

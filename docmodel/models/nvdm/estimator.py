@@ -23,16 +23,16 @@ import numpy as np
 import torch
 
 from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
-from docmodel.checkpoint import load_checkpoint, save_checkpoint
+from docmodel.checkpoint import save_checkpoint
 from docmodel.counts import check_counts
 from docmodel.errors import ModelError
+from docmodel.models.device import resolve_device
 from docmodel.models.epochs import holdout
 from docmodel.models.nvdm import KIND, persistence
 from docmodel.models.nvdm.elbo import bound, completion, importance_sampled
 from docmodel.models.nvdm.networks import NVDMConfig
 from docmodel.models.nvdm.training import TrainSettings, build, train
 from docmodel.models.sbn.batching import CSRRows
-from docmodel.models.sbn.state import resolve_device
 from docmodel.threads import training
 from docmodel.topwords import word_frequencies_from_counts
 
@@ -347,7 +347,3 @@ class NVDMTopicModel(TopicModel):
     def from_checkpoint(cls, data: dict) -> NVDMTopicModel:
         """Rebuild a fitted model from :func:`docmodel.checkpoint.load_checkpoint` output."""
         return persistence.restore(cls, data)
-
-    @classmethod
-    def load(cls, path) -> NVDMTopicModel:
-        return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))

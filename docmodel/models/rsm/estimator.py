@@ -21,10 +21,11 @@ import torch
 from sklearn.utils import check_random_state
 
 from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
-from docmodel.checkpoint import load_checkpoint, save_checkpoint
+from docmodel.checkpoint import save_checkpoint
 from docmodel.counts import check_counts
 from docmodel.errors import ModelError
 from docmodel.evaluation import perplexity_from_log_likelihood
+from docmodel.models.device import resolve_device
 from docmodel.models.epochs import fit_epochs, holdout
 from docmodel.models.rsm import KIND, persistence
 from docmodel.models.rsm.ais import PATHS, log_partition
@@ -359,21 +360,6 @@ class RSMTopicModel(TopicModel):
         """Rebuild a fitted model from checkpoint data (as :func:`load_checkpoint` returns it)."""
         return persistence.restore(cls, data)
 
-    @classmethod
-    def load(cls, path) -> RSMTopicModel:
-        """Load a model saved with :meth:`save` (a directory, a ``.pt`` file or a stream)."""
-        return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))
-
-
-def resolve_device(device) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda"):
-        raise ModelError(f"unknown device {device!r}; use cpu, cuda or auto")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError("device 'cuda' was asked for but no CUDA GPU is available; use cpu or auto")
-    return torch.device(device)
 
 
 def _number(value) -> float:

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from docmodel.base import TopicModel
-from docmodel.checkpoint import load_checkpoint, save_checkpoint
+from docmodel.checkpoint import save_checkpoint
 from docmodel.counts import check_counts
 from docmodel.errors import ModelError
+from docmodel.models.device import resolve_device
 from docmodel.models.sbn import KIND, PRESETS
 from docmodel.models.sbn.batching import training_split
 from docmodel.models.sbn.config import TrainConfig, train_config
@@ -28,7 +29,7 @@ from docmodel.models.sbn.nvil import RunningStats
 from docmodel.models.sbn.orientation import orient
 from docmodel.models.sbn.persistence import payload, restore
 from docmodel.models.sbn.scoring import Scoring
-from docmodel.models.sbn.state import Networks, initialise, resolve_device
+from docmodel.models.sbn.state import Networks, initialise
 from docmodel.models.sbn.training import train
 from docmodel.models.sbn.words import added_word_distributions
 from docmodel.threads import sbn_step_work, training
@@ -367,7 +368,3 @@ class SBNTopicModel(Scoring, TopicModel):
     def from_checkpoint(cls, data: dict) -> SBNTopicModel:
         """Rebuild a fitted model from :func:`docmodel.checkpoint.load_checkpoint` output."""
         return restore(cls, data)
-
-    @classmethod
-    def load(cls, path) -> SBNTopicModel:
-        return cls.from_checkpoint(load_checkpoint(path, kind=cls.kind))

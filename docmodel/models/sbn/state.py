@@ -18,18 +18,6 @@ from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork
 from docmodel.models.sbn.nvil import RunningStats
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ModelError(f"unknown device {device!r}; use cpu, cuda or auto") from None
-
-
 @dataclass
 class Networks:
     """The three trained parts and the NVIL running statistics."""
