@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 from corpora.errors import CorpusError
 from docmodel.cli_commands._common import ProgressBar, add_unit_options, load_dataset, unit_params
@@ -15,7 +14,7 @@ MODELS = tuple(VARIANTS)
 DEFAULTS = CompareSettings()
 
 
-def _models(text: str) -> tuple[str, ...]:
+def models_option(text: str) -> tuple[str, ...]:
     if text.strip() == "all":
         return MODELS
     names = tuple(p.strip() for p in text.split(",") if p.strip())
@@ -41,9 +40,14 @@ def add_arguments(p) -> None:
                    help=f"training documents held out for validation (default {DEFAULTS.n_val_docs})")
     p.add_argument("--models", default=",".join(DEFAULTS.models),
                    help=f"models to train, or 'all' (default {','.join(DEFAULTS.models)}; known: {', '.join(MODELS)})")
+    add_training_options(p)
+
+
+def add_training_options(p) -> None:
+    """The options of how the models train, shared with ``docmodel sweep``."""
     p.add_argument("--device", default="cpu", help="device of the neural models (SBNs, DocNADE, RSM, NVDM): cpu, cuda or auto")
     p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
-    p.add_argument("--batch-size", type=int, help="minibatch of both SBNs (default: a twentieth of the training documents, between 64 and 512)")
+    p.add_argument("--batch-size", type=int, help="minibatch of the SBNs (default: a twentieth of the training documents, between 64 and 512)")
     p.add_argument(
         "--nvil-dropout-words", action=argparse.BooleanOptionalAction, default=True,
         help="NVIL's encoder dropout removes whole words (default) or zeroes features "
@@ -56,16 +60,16 @@ def add_arguments(p) -> None:
     )
 
 
-def run(args) -> int:
-    from docmodel.compare import MODEL_LABELS, CompareSettings, device_params, run_compare
+def compare_settings(args, models: tuple[str, ...], **fields) -> CompareSettings:
+    """The settings of :func:`add_training_options` and the common ones, for ``models``."""
+    from docmodel.compare import device_params
 
-    settings = CompareSettings(
-        n_units=args.units,
+    return CompareSettings(
         max_minutes=args.max_minutes,
         seed=args.seed,
         n_samples=args.samples,
         n_val_docs=args.val_docs,
-        models=_models(args.models),
+        models=models,
         sbn_params={
             "device": args.device, **({"batch_size": args.batch_size} if args.batch_size else {}), **unit_params(args),
             **({"n_threads": args.threads} if args.threads is not None else {}),
@@ -74,9 +78,16 @@ def run(args) -> int:
             **({} if args.nvil_dropout_words else {"encoder_dropout_words": False}),
             **({"encoder_dreams": args.nvil_dreams} if args.nvil_dreams else {}),
         },
+        model_params=device_params(models, args.device),
+        **fields,
     )
+
+
+def run(args) -> int:
+    from docmodel.compare import MODEL_LABELS, run_compare
+
+    settings = compare_settings(args, models_option(args.models), n_units=args.units)
     dataset = load_dataset(args.corpus_dir)
-    settings = replace(settings, model_params=device_params(settings.models, args.device))
     bars = []
 
     def progress(name):

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from corpora.errors import CorpusError
-from docmodel.cli_commands._common import ProgressBar, add_unit_options, load_dataset, unit_params
-from docmodel.cli_commands.train import THREADS_HELP
-from docmodel.compare import CompareSettings
-from docmodel.models import VARIANTS
+from docmodel.cli_commands._common import ProgressBar, load_dataset
+from docmodel.cli_commands.compare import (
+    MODELS,
+    add_training_options,
+    compare_settings,
+    models_option,
+)
 from docmodel.sweep import SweepSettings
 
-MODELS = tuple(VARIANTS)
 DEFAULTS = SweepSettings()
 DEFAULT_UNITS = ",".join(map(str, DEFAULTS.units))
 DEFAULT_MODELS = ",".join(DEFAULTS.compare.models)
@@ -24,16 +25,6 @@ def _units(text: str) -> tuple[int, ...]:
     if not all(p.isdigit() and int(p) > 0 for p in parts):
         raise CorpusError(f"--units takes a comma-separated list of positive integers, such as 10,20,50; got {text!r}")
     return tuple(int(p) for p in parts)
-
-
-def _models(text: str) -> tuple[str, ...]:
-    if text.strip() == "all":
-        return MODELS
-    names = tuple(p.strip() for p in text.split(",") if p.strip())
-    unknown = [n for n in names if n not in MODELS]
-    if unknown or not names:
-        raise CorpusError(f"--models takes 'all' or a comma-separated list of {', '.join(MODELS)}; got {text!r}")
-    return names
 
 
 def add_arguments(p) -> None:
@@ -54,45 +45,13 @@ def add_arguments(p) -> None:
                    help=f"importance samples per document (default {DEFAULTS.compare.n_samples})")
     p.add_argument("--val-docs", type=int, default=DEFAULTS.compare.n_val_docs,
                    help=f"training documents held out for validation; the size is chosen on them (default {DEFAULTS.compare.n_val_docs})")
-    p.add_argument("--device", default="cpu", help="device of the neural models (SBNs, DocNADE, RSM, NVDM): cpu, cuda or auto")
-    p.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
-    p.add_argument("--batch-size", type=int, help="minibatch of the SBNs (default: a twentieth of the training documents, between 64 and 512)")
-    p.add_argument(
-        "--nvil-dropout-words", action=argparse.BooleanOptionalAction, default=True,
-        help="NVIL's encoder dropout removes whole words (default) or zeroes features "
-        "(see docmodel train --encoder-dropout-words)",
-    )
-    add_unit_options(p)
-    p.add_argument(
-        "--nvil-dreams", type=float, default=0.0, metavar="F",
-        help="NVIL also trains q on F dreamed documents per real one (see docmodel train --encoder-dreams)",
-    )
+    add_training_options(p)
 
 
 def run(args) -> int:
-    from docmodel.compare import device_params
     from docmodel.sweep import load_sweep, run_sweep
 
-    models = _models(args.models)
-    settings = SweepSettings(
-        units=_units(args.units),
-        compare=CompareSettings(
-            max_minutes=args.max_minutes,
-            seed=args.seed,
-            n_samples=args.samples,
-            n_val_docs=args.val_docs,
-            models=models,
-            sbn_params={
-                "device": args.device, **({"batch_size": args.batch_size} if args.batch_size else {}),
-                **unit_params(args), **({"n_threads": args.threads} if args.threads is not None else {}),
-            },
-            nvil_params={
-                **({} if args.nvil_dropout_words else {"encoder_dropout_words": False}),
-                **({"encoder_dreams": args.nvil_dreams} if args.nvil_dreams else {}),
-            },
-            model_params=device_params(models, args.device),
-        ),
-    )
+    settings = SweepSettings(units=_units(args.units), compare=compare_settings(args, models_option(args.models)))
     dataset = load_dataset(args.corpus_dir)
     n_pairs = len(settings.pairs())
     bars = []
