@@ -43,9 +43,12 @@ def resumable(estimator) -> bool:
 
 
 def fit_options(estimator, ws: Workspace, run_id: str, resume: bool, state_every_seconds: float | None) -> dict:
+    """``fit``'s keyword arguments for a job: interim validation points for the live curve, and the
+    state to resume from, where the estimator takes them."""
+    options = {"interim_validations": True} if "interim_validations" in inspect.signature(estimator.fit).parameters else {}
     if not resumable(estimator):
-        return {}
-    options = {"state_path": runs.state_path(ws, run_id), "resume": resume}
+        return options
+    options.update(state_path=runs.state_path(ws, run_id), resume=resume)
     if state_every_seconds is not None:  # else the estimator's own default
         options["state_every_seconds"] = float(state_every_seconds)
     return options
@@ -93,9 +96,12 @@ class WorkspaceJob(TrainingRun):
         """Keep the model (the best one so far when cancelled) in the workspace, then the final record."""
         self.X = self.X_val = None  # the job's copy of the counts is not needed any more
         progress = self.snapshot()
+        done = {}
         if status in (DONE, CANCELLED):
             trained = getattr(self.estimator, "train_seconds_", progress.elapsed)
-            settings = dict(self.settings, train_seconds=round(float(trained), 1), epochs=progress.epoch)
+            epochs = getattr(self.estimator, "n_iter_", progress.epoch)
+            settings = dict(self.settings, train_seconds=round(float(trained), 1), epochs=int(epochs))
+            done = {"epochs": int(epochs), "train_seconds": round(float(trained), 1)}
             try:
                 # Over the quota too: the quota was checked when the job started, and finished work is kept.
                 self.model_name = self.workspace.add_model(self.name, self.estimator, settings, "trained",
@@ -104,7 +110,7 @@ class WorkspaceJob(TrainingRun):
                 self._write(status=FAILED, error=f"the trained model could not be written: {exc}", ended=time.time())
                 raise
         self._write(status=status, error=error, history=list(progress.history), ended=time.time(),
-                    model=self.model_name)
+                    model=self.model_name, **done)
         runs.drop_data(self.workspace, self.run_id)
         return status, error
 
@@ -161,7 +167,8 @@ class Scheduler:
 
     def cancel(self, job: WorkspaceJob) -> None:
         """Take a waiting job out of the queue (nothing was trained), or ask a running one to stop
-        after its current epoch (its best model so far is kept)."""
+        at its next progress report, within a second or two for the minibatch models (its best
+        model so far is kept)."""
         with self._lock:
             if job in self._queue:
                 self._queue.remove(job)
@@ -269,7 +276,7 @@ def _recover_one(ws: Workspace, record: dict, scheduler: Scheduler, state_every_
         mark(status=INTERRUPTED if was_running else FAILED,
              error=f"the server stopped and the run could not be started again ({exc}); train it again")
         return f"{name}: could not be started again"
-    if was_running and not job.fit_options:
+    if was_running and not resumable(job.estimator):
         mark(status=INTERRUPTED, error="the server stopped while it trained, and this kind of model keeps no "
                                        "state to resume from; train it again")
         return f"{name}: interrupted"

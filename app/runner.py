@@ -3,8 +3,10 @@
 A :class:`TrainingRun` owns one thread that calls the estimator's ``fit`` with a callback. The
 callback only writes into a lock-protected progress record and answers whether to stop; the
 page reads snapshots of that record (``st.fragment(run_every=1)``) and never touches the thread's
-objects while it runs. Cancelling sets an event: at the end of the current epoch the callback
-returns True and the estimator keeps the best parameters so far. A run may wait in a queue
+objects while it runs. The estimators call back about once a second (progress between
+validations, and for the SBN interim validation points early in a run). Cancelling sets an event:
+at the next call the callback returns True, and the estimator stops after its current minibatch
+(LDA: iteration) and keeps the best parameters so far. A run may wait in a queue
 before it starts (:mod:`app.jobs` keeps the queue and writes runs into their workspaces through
 the :meth:`TrainingRun.finish` and :meth:`TrainingRun.record_progress` hooks).
 
@@ -12,7 +14,7 @@ Every browser session's training runs in this one server process, so the runs sh
 :data:`JOBS` divides the threads of :func:`docmodel.threads.cpu_budget` among the running jobs
 (:func:`docmodel.threads.shares`). torch's intra-op thread count is kept per calling thread, so
 each job's thread sets its own; a job started or ended changes the others' shares, which they
-take up at their next callback (after a validation). ``DOCMODEL_THREADS`` overrides the shares.
+take up at their next callback. ``DOCMODEL_THREADS`` overrides the shares.
 """
 
 from __future__ import annotations
@@ -76,8 +78,14 @@ class Progress:
     elapsed: float
     remaining: float | None
     epoch: int
+    """Epochs (LDA: iterations) done."""
     history: tuple[dict, ...]
+    """The validation points so far (interim ones included), oldest first."""
     error: str = ""
+    epochs: float = 0.0
+    """Epochs done, with the running one's fraction where the estimator reports it."""
+    docs_seen: int | None = None
+    """Training documents processed so far (counting repeats), where reported."""
 
 
 @dataclass
@@ -114,6 +122,7 @@ class TrainingRun:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _history: list = field(default_factory=list, repr=False)
+    _latest: dict = field(default_factory=dict, repr=False)  # the last entry of any kind
     _status: str = RUNNING
     _error: str = ""
     _fraction: float = 0.0
@@ -132,7 +141,7 @@ class TrainingRun:
         return self
 
     def cancel(self) -> None:
-        """Ask the run to stop after the current epoch, keeping the best model so far."""
+        """Ask the run to stop at its next callback, keeping the best model so far."""
         self._cancel.set()
 
     def end_unstarted(self, status: str, error: str = "") -> None:
@@ -168,13 +177,17 @@ class TrainingRun:
             end = self._ended if self._ended is not None else time.perf_counter()
             elapsed = 0.0 if self._status == QUEUED else end - self._started
             fraction = 1.0 if self._status == DONE else self._fraction
+            latest = self._latest or (self._history[-1] if self._history else {})
             remaining = None
             if self._status == RUNNING and fraction > 0:
                 # From the estimator's own clock (which starts after set-up), like the CLI's bar.
-                trained = float(self._history[-1].get("seconds", elapsed)) if self._history else elapsed
+                trained = float(latest.get("seconds", elapsed))
                 remaining = trained * (1 - fraction) / fraction
-            epoch = int(self._history[-1].get("epoch", 0)) if self._history else 0
-            return Progress(self._status, fraction, elapsed, remaining, epoch, tuple(self._history), self._error)
+            epoch = int(latest.get("epoch", 0))
+            epochs = float(latest.get("epochs", epoch))
+            seen = latest.get("docs_seen")
+            return Progress(self._status, fraction, elapsed, remaining, epoch, tuple(self._history), self._error,
+                            epochs, None if seen is None else int(seen))
 
     # ---- the thread ---------------------------------------------------------------------
     def _callback(self, metrics: dict) -> bool:
@@ -183,19 +196,23 @@ class TrainingRun:
             by_epoch = metrics.get("epoch", 0) / max(self.max_epochs, 1)
             by_time = metrics.get("seconds", 0.0) / self.max_seconds if self.max_seconds else 0.0
             fraction = max(by_epoch, by_time)
+        point = metrics.get("val_perplexity_bound") is not None  # a validation, perhaps an interim one
         with self._lock:
-            if "epoch" in metrics:  # a resumed run repeats the epochs after its last saved state
-                self._history = [h for h in self._history if h.get("epoch", 0) < metrics["epoch"]]
-            self._history.append(dict(metrics))
+            if point:
+                if "step" in metrics:  # a resumed run repeats the steps after its last saved state
+                    self._history = [h for h in self._history if h.get("step", -1) < metrics["step"]]
+                self._history.append(dict(metrics))
+            self._latest = dict(metrics)
             self._fraction = float(min(1.0, max(0.0, fraction)))
             history = tuple(self._history)
         threads.rebalance(*JOBS.share(self))  # (this is the training thread)
-        self.record_progress(history)
+        if point:
+            self.record_progress(history)
         return self._cancel.is_set()
 
     # ---- hooks (app.jobs) -----------------------------------------------------------------
     def record_progress(self, history: tuple[dict, ...]) -> None:
-        """Called in the training thread after each validation with the history so far."""
+        """Called in the training thread after each validation point with the points so far."""
 
     def finish(self, status: str, error: str) -> tuple[str, str]:
         """Called in the training thread when ``fit`` has ended with ``status`` (and ``error``),

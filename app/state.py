@@ -398,6 +398,16 @@ def split_corpus(ds: Dataset, split: str) -> Corpus:
     return ds.train
 
 
+def trained_text(record: dict) -> str:
+    """", 3 epochs in 12 s" from a finished run's record (nothing for a record without them)."""
+    from app.ui import fmt_seconds  # (app.ui imports this module)
+
+    epochs, seconds = record.get("epochs"), record.get("train_seconds")
+    if epochs is None or seconds is None:
+        return ""
+    return f": {epochs} epoch{'' if epochs == 1 else 's'} in {fmt_seconds(seconds)}"
+
+
 def collect_training() -> str | None:
     """Tell the user, once, about each run of the workspace that has ended (whichever tab or
     server process ran it), and clear its record away; its model is in the workspace already.
@@ -422,7 +432,7 @@ def collect_training() -> str | None:
             if status == CANCELLED and not record.get("model"):
                 flash("info", f"Training {name} was cancelled before it started.")
             else:
-                flash("success", f"Model **{name}** is trained{note}.")
+                flash("success", f"Model **{name}** is trained{trained_text(record)}{note}.")
         elif status == INTERRUPTED:
             flash("warning", f"Training {name} was interrupted: {markdown_escape(record.get('error', ''))}")
         else:

@@ -153,13 +153,15 @@ def train_rate(X, batch_size: int, seconds: float, device: str, seed: int, cost:
     each epoch (outside the epoch's timing) and each epoch's rate is compared with the floor
     measured next to it. Returns medians over the completed epochs (validation excluded).
     """
+    from docmodel.base import is_validation
     from docmodel.models.sbn.estimator import SBNTopicModel, resolve_device
 
     dev = resolve_device(device)
     floors = []
 
     def measure(metrics):
-        floors.append(floor_seconds(cost, measure_machine(cost, dev, repeat=3)))
+        if is_validation(metrics):  # one floor per history entry (not per progress report)
+            floors.append(floor_seconds(cost, measure_machine(cost, dev, repeat=3)))
 
     model = SBNTopicModel(
         n_units=50, batch_size=batch_size, max_epochs=100000, max_seconds=seconds, patience=100000,

@@ -60,6 +60,7 @@ def per_document(log_p, X) -> float:
 def run_sbn(train, test, seconds: float, seed: int, device: str, learning_rate=None, batch_size="auto") -> list[tuple[float, float]]:
     import torch
 
+    from docmodel.base import is_validation
     from docmodel.models.sbn.estimator import SBNTopicModel
     from docmodel.models.sbn.scoring import bound_per_doc
 
@@ -75,6 +76,8 @@ def run_sbn(train, test, seconds: float, seed: int, device: str, learning_rate=N
                   batch_size=batch_size, **({} if learning_rate is None else {"learning_rate": learning_rate}))
 
     def checkpoint(metrics):
+        if not is_validation(metrics):  # (progress reports between validations)
+            return False
         spent = clock.pause()
         dev = next(model.live_nets.model.parameters()).device
         gen = torch.Generator(device=dev).manual_seed(0)

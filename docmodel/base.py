@@ -24,7 +24,17 @@ from docmodel.evaluation import perplexity
 from docmodel.topwords import DEFAULT_RELEVANCE, top_word_ids
 
 ProgressCallback = Callable[[dict], "bool | None"]
-"""Called with a metrics dict (``step``, ``epoch``, ``seconds``, ...); returning True stops training."""
+"""Called with a metrics dict (``step``, ``epoch``, ``seconds``, ...); returning True stops training.
+
+Besides the validations (entries with ``val_perplexity_bound``), the minibatch models also call
+it with progress-only entries between them, and the SBN on request with interim validations
+(``interim: True``); :func:`is_validation` tells the kept validations apart."""
+
+
+def is_validation(entry: dict) -> bool:
+    """Whether a callback entry is a validation that becomes part of the model's history (not a
+    progress-only entry or an interim validation for display)."""
+    return entry.get("val_perplexity_bound") is not None and not entry.get("interim", False)
 
 
 def as_vocabulary(vocabulary, n_words: int) -> Vocabulary | None:

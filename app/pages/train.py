@@ -259,7 +259,10 @@ def _progress() -> None:
             SCHEDULER.cancel(run)
             st.rerun(scope="app")
         return
-    parts = [f"{100 * p.fraction:.0f} %", f"epoch {p.epoch}", f"{ui.fmt_seconds(p.elapsed)} elapsed"]
+    parts = [f"{100 * p.fraction:.0f} %", epochs_text(p)]
+    if p.docs_seen:
+        parts.append(f"{p.docs_seen:,} documents seen")
+    parts.append(f"{ui.fmt_seconds(p.elapsed)} elapsed")
     if p.status == RUNNING:
         parts.append(f"about {ui.fmt_seconds(p.remaining)} left (at most)" if p.remaining is not None else "estimating...")
     else:
@@ -269,20 +272,29 @@ def _progress() -> None:
     if p.error:
         st.error(ui.md(p.error))
     curve = [
-        {"model": run.name, "epoch": h.get("epoch", i + 1), "seconds": h.get("seconds", 0.0),
+        {"model": run.name, "epoch": h.get("epochs", h.get("epoch", i + 1)), "seconds": h.get("seconds", 0.0),
          "val_perplexity_bound": h["val_perplexity_bound"]}
         for i, h in enumerate(p.history)
         if h.get("val_perplexity_bound") is not None
     ]
     if curve:
         st.altair_chart(charts.training_curves(pd.DataFrame(curve), x="epoch"), width="stretch")
-        st.caption(f"Per-document perplexity bound on {run.settings['n_val_docs']} held-out training documents.")
+        st.caption(f"Per-document perplexity bound on {run.settings['n_val_docs']} held-out training documents"
+                   + (", measured every few seconds within the first epochs too." if any(
+                       h.get("interim") for h in p.history) else "."))
     if p.status == RUNNING:
         if run.cancel_requested:
-            st.info("Stopping after this epoch; the best model so far will be kept.")
+            st.info("Stopping after the current step; the best model so far will be kept.")
         elif st.button("Cancel (keep the best model so far)", key="cancel_training", icon=":material/stop_circle:"):
             SCHEDULER.cancel(run)
             st.rerun(scope="fragment")
+
+
+def epochs_text(p) -> str:
+    """Epochs done, with the running epoch's fraction while a run goes (LDA: iterations)."""
+    if p.status == RUNNING and p.epochs != int(p.epochs):
+        return f"{p.epochs:.1f} epochs"
+    return f"{p.epoch} epoch{'' if p.epoch == 1 else 's'}"
 
 
 def models_table() -> None:
@@ -301,7 +313,7 @@ def models_table() -> None:
             "kind": entry.kind_label,
             "units": entry.n_units,
             "training": entry.settings.get("algorithm", entry.settings.get("learning_method", entry.origin)),
-            "epochs": len(history),
+            "epochs": int(getattr(m, "n_iter_", len(history))),
             "train time (s)": round(float(getattr(m, "train_seconds_", float("nan"))), 1),
             "best val. perplexity (bound)": round(min(vals), 1) if vals else None,
             "stopped by": STOPPED.get(getattr(m, "stopped_", None), getattr(m, "stopped_", None) or "-"),

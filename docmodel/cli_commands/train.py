@@ -68,6 +68,9 @@ def add_arguments(p) -> None:
     p.add_argument("--encoder-learning-rate", type=float, help="SBN inference network learning rate (default: same)")
     p.add_argument("--baseline-learning-rate", type=float,
                    help="NVIL's input-dependent baseline learning rate (default: the inference network's)")
+    estimator_option(p, "--plateau-drop", type=float, param="plateau_drop",
+                     help="SBN: multiply the learning rates by this factor in (0, 1) after 3 validations "
+                          "without a better bound")
     estimator_option(p, "--samples", type=int, param="n_samples", help="samples h ~ q(h|x) per document per SBN training step")
     estimator_option(p, "--patience", type=int, param="patience", help="validations without improvement before stopping (the SBN is validated after whole epochs, at least 100 steps apart)")
     estimator_option(p, "--val-docs", type=int, param="n_val_docs", help="training documents held out for early stopping")
@@ -130,8 +133,8 @@ SBN_OPTIONS = {
     "units": "n_units", "algorithm": "algorithm", "prior": "prior", "inference": "inference",
     "relaxed_temperature": "relaxed_temperature", "optimizer": "optimizer", "learning_rate": "learning_rate",
     "encoder_learning_rate": "encoder_learning_rate", "baseline_learning_rate": "baseline_learning_rate",
-    "batch_size": "batch_size", "samples": "n_samples", "epochs": "max_epochs", "patience": "patience",
-    "val_docs": "n_val_docs", "encoder_hidden": "encoder_hidden", "weight_decay": "weight_decay",
+    "plateau_drop": "plateau_drop", "batch_size": "batch_size", "samples": "n_samples", "epochs": "max_epochs",
+    "patience": "patience", "val_docs": "n_val_docs", "encoder_hidden": "encoder_hidden", "weight_decay": "weight_decay",
     "encoder_dropout": "encoder_dropout", "encoder_dropout_words": "encoder_dropout_words",
     "encoder_length_weights": "encoder_length_weights", "encoder_dreams": "encoder_dreams",
     "ema_decay": "ema_decay", "seed": "random_state", "device": "device", "threads": "n_threads",

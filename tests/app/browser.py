@@ -155,7 +155,7 @@ def train(page, box_key: str, fields: dict, button: str, name: str, shot: str | 
         idle(page)
     box.get_by_role("button", name=button).click()
     if shot:  # the live progress: bar, time left, validation curve
-        page.get_by_text(re.compile(r"· epoch ([3-9]|\d\d+) ·")).wait_for(timeout=WAIT)
+        page.get_by_text(re.compile(r" % · ([3-9]|\d\d+)(\.\d)? epochs ·")).wait_for(timeout=WAIT)
         page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=WAIT)
         screenshot(page, shot, wait_idle=False)
     page.get_by_text(f"Model {name} is trained").wait_for(timeout=120_000)

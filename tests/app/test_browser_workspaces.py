@@ -65,7 +65,7 @@ def start_sbn(page, units: int) -> None:
         set_number(page, label, value, box)
         idle(page)
     box.get_by_role("button", name="Train SBN").click()
-    page.get_by_text(re.compile(r"· epoch ([2-9]|\d\d+) ·")).wait_for(timeout=WAIT)
+    page.get_by_text(re.compile(r" % · ([2-9]|\d\d+)(\.\d)? epochs ·")).wait_for(timeout=WAIT)
 
 
 def compare_rows(page) -> list[str]:
@@ -85,7 +85,7 @@ def test_work_survives_a_reload_and_a_server_restart(browser, tmp_path):
 
         page.reload()  # mid-training: a new browser session on the same address
         page.locator("h1", has_text="Train").wait_for(timeout=WAIT)
-        page.get_by_text(re.compile(r"· epoch \d+ ·")).wait_for(timeout=WAIT)
+        page.get_by_text(re.compile(r" % · [\d.]+ epochs? ·")).wait_for(timeout=WAIT)
         assert workspace_of(page) == ws_id
         assert "1,000 words" in sidebar(page) and "Training sbn-nvil-10 in the background" in sidebar(page)
         assert page.get_by_role("button", name="Cancel (keep the best model so far)").is_visible()

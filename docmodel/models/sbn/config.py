@@ -31,6 +31,7 @@ class TrainConfig:
     learning_rate: float
     encoder_learning_rate: float | None
     baseline_learning_rate: float | None
+    plateau_drop: float | None
     batch_size: int
     n_samples: int
     max_epochs: int
@@ -62,6 +63,8 @@ class TrainConfig:
         for name in ("batch_size", "n_samples", "max_epochs", "val_samples"):
             if getattr(self, name) < 1:
                 raise ModelError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.plateau_drop is not None and not 0 < self.plateau_drop < 1:
+            raise ModelError(f"plateau_drop must be in (0, 1) or None, got {self.plateau_drop}")
         if self.patience < 1:
             raise ModelError(f"patience must be at least 1, got {self.patience}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
@@ -109,6 +112,7 @@ def train_config(est, train_lengths: np.ndarray | None = None) -> TrainConfig:
         learning_rate=est.learning_rate,
         encoder_learning_rate=est.encoder_learning_rate,
         baseline_learning_rate=est.baseline_learning_rate,
+        plateau_drop=est.plateau_drop,
         batch_size=batch_size,
         n_samples=est.n_samples,
         max_epochs=est.max_epochs,

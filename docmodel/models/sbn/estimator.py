@@ -74,6 +74,10 @@ class SBNTopicModel(Scoring, TopicModel):
     learning_rate : float
         Model learning rate; ``encoder_learning_rate`` defaults to the same, and
         ``baseline_learning_rate`` to the encoder's.
+    plateau_drop : float or None
+        Multiply every learning rate by this factor (in (0, 1)) when the validation bound has not
+        improved for ``PLATEAU_ROUNDS`` validations in a row (see
+        :mod:`docmodel.models.sbn.training`); None (the default) keeps the rates constant.
     batch_size : int or "auto"
         Documents per minibatch. ``"auto"`` (the default): a twentieth of the training documents,
         at least 64 and at most 512 (:func:`auto_batch_size`), so a large corpus takes large,
@@ -150,6 +154,7 @@ class SBNTopicModel(Scoring, TopicModel):
         learning_rate: float = 3e-3,
         encoder_learning_rate: float | None = None,
         baseline_learning_rate: float | None = None,
+        plateau_drop: float | None = None,
         batch_size: int | str = "auto",
         n_samples: int = 5,
         max_epochs: int = 200,
@@ -188,6 +193,7 @@ class SBNTopicModel(Scoring, TopicModel):
         self.learning_rate = learning_rate
         self.encoder_learning_rate = encoder_learning_rate
         self.baseline_learning_rate = baseline_learning_rate
+        self.plateau_drop = plateau_drop
         self.batch_size = batch_size
         self.n_samples = n_samples
         self.max_epochs = max_epochs
@@ -260,7 +266,7 @@ class SBNTopicModel(Scoring, TopicModel):
 
     def fit(
         self, X, y=None, *, vocabulary=None, X_val=None, callback=None, state_path=None, resume=False,
-        state_every_seconds=30.0,
+        state_every_seconds=30.0, interim_validations=False,
     ):
         """Train on counts ``X`` (n_docs, n_words).
 
@@ -275,7 +281,10 @@ class SBNTopicModel(Scoring, TopicModel):
             Documents for early stopping; by default ``n_val_docs`` training documents are held
             out at random (seeded) and not trained on.
         callback : callable(dict) -> bool or None
-            Called after each epoch with the metrics; returning True stops training.
+            Called after each validation with the metrics, and between validations with
+            progress-only entries and interim validations (see
+            :func:`docmodel.models.sbn.training.train`); returning True stops training after the
+            current minibatch, keeping the best parameters so far.
         state_path : path, optional
             File where the full training state is written as training goes (atomically), so
             that a killed run can continue with ``resume=True``.
@@ -284,6 +293,10 @@ class SBNTopicModel(Scoring, TopicModel):
             uninterrupted run with the same seed.
         state_every_seconds : float
             Minimum time between two writes of the training state.
+        interim_validations : bool
+            Also give ``callback`` validation points within rounds, every few seconds early in a
+            run, for live displays (they cost at most a tenth of the training time and do not
+            change the result).
         """
         self._train_config()  # bad settings fail before any work on the data
         self._sbn_config(1)
@@ -316,6 +329,7 @@ class SBNTopicModel(Scoring, TopicModel):
                     nets, X, X_val, train_cfg, callback=callback, device=device,
                     state_path=None if state_path is None else Path(state_path), resume=resume,
                     state_every_seconds=state_every_seconds, parallel=parallel,
+                    interim_validations=interim_validations,
                 )
             finally:
                 if parallel is not None:
@@ -350,6 +364,7 @@ class SBNTopicModel(Scoring, TopicModel):
         self.train_seconds_ = result["train_seconds"]
         self.best_val_perplexity_bound_ = result["best_val_perplexity_bound"]
         self.stopped_ = result["stopped"]
+        self.n_iter_ = int(result["epochs"])
         self.train_result_ = {k: v for k, v in result.items() if k != "history"}
 
     def unit_word(self) -> np.ndarray:

@@ -32,6 +32,7 @@ def payload(model) -> dict:
             "best_val_perplexity_bound": float(model.best_val_perplexity_bound_),
             "train_seconds": float(model.train_seconds_),
             "stopped": model.stopped_,
+            "n_iter": int(model.n_iter_),
             "unit_on_share": None if model.unit_on_share_ is None else [float(v) for v in model.unit_on_share_],
         },
         "history": [{k: (float(v) if isinstance(v, float) else v) for k, v in h.items()} for h in model.history_],
@@ -65,11 +66,14 @@ def restore(cls, data: dict):
                 f"checkpoint vocabulary has {len(vocabulary)} words but the model has {nets.model.config.n_words}"
             )
     metrics = data.get("metrics") or {}
+    history = list(data.get("history") or [])
     model._set_fitted(
         nets,
         vocabulary,
         {
-            "history": list(data.get("history") or []),
+            "history": history,
+            # (a checkpoint without the count: its last validation's epoch)
+            "epochs": metrics.get("n_iter", history[-1].get("epoch", 0) if history else 0),
             "train_seconds": metrics.get("train_seconds", float("nan")),
             "best_val_perplexity_bound": metrics.get("best_val_perplexity_bound", float("nan")),
             "stopped": metrics.get("stopped", "unknown"),

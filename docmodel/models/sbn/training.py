@@ -4,9 +4,12 @@ relaxation (:mod:`.relaxed`).
 :func:`train` walks shuffled minibatches of a CSR count matrix (each minibatch is made dense on
 its own, on the training device; the corpus never is), takes optimiser steps, measures the
 validation bound after whole epochs, keeps the best parameters (early stopping) and reports
-progress through a callback and ``logging``. Non-finite losses or gradients roll back to the
-last good parameters and lower the learning rates. The same loop runs as one worker of a
-data-parallel job (:mod:`docmodel.models.sbn.distributed`) when given its hooks. The pieces it
+progress through a callback and ``logging``: besides the validations, a progress-only entry at
+most once a second and, when asked, interim validations every few seconds early in a run, so that
+a display moves from the first second; a callback that asks to stop is obeyed after the current
+minibatch. Non-finite losses or gradients roll back to the last good parameters and lower the
+learning rates. The same loop runs as one worker of a data-parallel job
+(:mod:`docmodel.models.sbn.distributed`) when given its hooks. The pieces it
 uses live beside it: minibatches in :mod:`.batching`, the networks bundle, parameter average,
 validation bound and resume state in :mod:`.state`.
 
@@ -29,6 +32,7 @@ import scipy.sparse as sp
 import torch
 
 from docmodel.errors import ModelError
+from docmodel.models.epochs import PROGRESS_EVERY
 from docmodel.models.sbn.batching import CSRRows, epoch_order
 from docmodel.models.sbn.config import TrainConfig
 from docmodel.models.sbn.distributed import Local
@@ -51,6 +55,14 @@ log = logging.getLogger(__name__)
 # Fewest optimiser steps between two validations (see train()).
 MIN_ROUND_STEPS = 100
 MAX_ROLLBACKS = 20
+# With cfg.plateau_drop: validations in a row without a better bound before the rates drop.
+PLATEAU_ROUNDS = 3
+# Interim validations (for a live display only; see _Run.interim_due): at most every
+# INTERIM_SECONDS, every INTERIM_SPACING of the time trained so far, and never more than
+# 1 / INTERIM_COST_FACTOR of the training time.
+INTERIM_SECONDS = 1.0
+INTERIM_SPACING = 0.1
+INTERIM_COST_FACTOR = 10.0
 
 
 def _optimizer(nets: Networks, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -81,6 +93,7 @@ def train(
     resume: bool = False,
     state_every_seconds: float = 30.0,
     parallel: Local | None = None,
+    interim_validations: bool = False,
 ) -> dict:
     """Train ``nets`` in place on counts ``X`` (n_docs, V); keep the best validation bound.
 
@@ -90,7 +103,9 @@ def train(
     callback : callable(dict) -> bool or None
         Called after every validation with the metrics, while the validated parameters are in
         place (the averaged ones when ``cfg.ema_decay`` is set); returning True stops training
-        (the best parameters so far are kept).
+        after the current minibatch (the best parameters so far are kept). It is also called at
+        most once a second between validations with a progress-only entry (``step``, ``epoch``
+        done, ``epochs`` as a fraction, ``docs_seen``, ``seconds``, ``progress``).
     state_path : Path, optional
         Where to write the complete training state after validations (atomically), so that a
         killed run can continue.
@@ -104,15 +119,23 @@ def train(
         This process's hooks in a data-parallel job: each worker takes its shard of every
         global minibatch of ``cfg.batch_size``; only rank 0 runs ``callback`` and writes
         ``state_path``. None (the default) trains in this process alone.
+    interim_validations : bool
+        Also give ``callback`` *interim* validations (entries with ``interim: True``): the
+        validation bound of the current parameters measured within a round, every few seconds
+        early in a run and then less often, at most a tenth of the training time, for live
+        displays (one process only). They keep no parameters, do not count for early stopping
+        and use their own random numbers: the run's result does not depend on them.
 
     Returns
     -------
     dict
         ``history`` (one metrics dict per validation), ``best_val_perplexity_bound``,
-        ``best_epoch``, ``stopped`` (why training ended), ``train_seconds``, ``rollbacks``,
-        ``steps``, ``batch_size``.
+        ``best_epoch``, ``stopped`` (why training ended), ``train_seconds``, ``epochs`` (begun,
+        the last one perhaps cut short by the budget or a stop), ``rollbacks``, ``steps``,
+        ``batch_size``.
     """
-    run = _Run(nets, X, X_val, cfg, torch.device(device), parallel or Local(), callback, state_path, state_every_seconds)
+    run = _Run(nets, X, X_val, cfg, torch.device(device), parallel or Local(), callback, state_path, state_every_seconds,
+               interim_validations)
     run.start(resume)
     while run.stopped is None and run.epoch < cfg.max_epochs:
         epoch = run.epoch + 1
@@ -133,10 +156,12 @@ class _Run:
     ``MIN_ROUND_STEPS`` optimiser steps together (a *round*): on a small corpus an epoch is only a
     few steps, and patience counted in such epochs would stop training before it had started.
     ``progress`` (a plain dict, so that it can be saved for resume) holds ``epoch``, ``step``,
-    ``rollbacks``, ``seconds``, ``history`` and ``stopped``.
+    ``docs_seen``, ``rollbacks``, ``seconds``, ``history``, ``stopped`` and ``stalled`` (validations
+    since the last better bound or learning-rate drop).
     """
 
-    def __init__(self, nets, X, X_val, cfg: TrainConfig, device, parallel, callback, state_path, state_every_seconds):
+    def __init__(self, nets, X, X_val, cfg: TrainConfig, device, parallel, callback, state_path, state_every_seconds,
+                 interim_validations=False):
         if parallel.world_size > 1 and cfg.algorithm in ("wake-sleep", "relaxed"):
             raise ModelError(f"distributed training supports nvil and reinforce, not {cfg.algorithm}")
         if parallel.world_size > 1 and cfg.encoder_dreams:
@@ -154,9 +179,15 @@ class _Run:
         self.ema = ParameterAverage(nets, cfg.ema_decay) if cfg.ema_decay else None
         nets.stats = stats_on(nets.stats, device)
         self.epochs_per_round = max(1, math.ceil(MIN_ROUND_STEPS / math.ceil(self.n_docs / cfg.batch_size)))
-        self.progress = {"epoch": 0, "step": 0, "rollbacks": 0, "seconds": 0.0, "history": [], "stopped": None}
+        self.progress = {"epoch": 0, "step": 0, "rollbacks": 0, "seconds": 0.0, "history": [], "stopped": None,
+                         "stalled": 0}
         self.elbo_sum = None  # training bound, documents seen and start time of this round
         self.seen, self.round_start = 0, 0.0
+        # The live reports between validations.
+        self.cancel_requested = False
+        self.interim = interim_validations and callback is not None and parallel.world_size == 1
+        self.last_report = self.last_point = self.last_val_cost = 0.0
+        self.interim_seconds = 0.0  # spent on interim validations this round (not training)
 
     @property
     def epoch(self) -> int:
@@ -196,7 +227,7 @@ class _Run:
             self.best_state = nets.state()
         self.last_good = nets.state()
         self.t0 = time.perf_counter() - self.progress["seconds"]
-        self.last_write = time.perf_counter()
+        self.last_write = self.last_report = self.last_point = time.perf_counter()
 
     def save_state(self, force: bool = False) -> None:
         """Write the training state for ``--resume`` (rank 0 only; at most every
@@ -223,11 +254,54 @@ class _Run:
         divergence)."""
         if self.elbo_sum is None or (epoch - 1) % self.epochs_per_round == 0:
             self.elbo_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-            self.seen, self.round_start = 0, time.perf_counter()
+            self.seen, self.round_start, self.interim_seconds = 0, time.perf_counter(), 0.0
         order = epoch_order(self.cfg.seed, epoch, self.n_docs)
         for start in range(0, self.n_docs, self.cfg.batch_size):
             if self.step(order[start : start + self.cfg.batch_size], epoch):
                 break
+            if self.callback is not None and self.parallel.is_main:
+                self.report(epoch, min(start + self.cfg.batch_size, self.n_docs) / self.n_docs)
+
+    def report(self, epoch: int, fraction: float) -> None:
+        """Between validations: an interim validation when one is due, else a progress-only
+        entry at most once a second (``fraction`` of epoch ``epoch`` is done)."""
+        now = time.perf_counter()
+        if now - self.last_report < PROGRESS_EVERY:
+            return
+        self.last_report = now
+        elapsed, epochs = self.elapsed(), epoch - 1 + fraction
+        entry = {
+            "step": self.progress["step"], "epoch": epoch - 1, "epochs": epochs, "docs_seen": self.progress.get("docs_seen", 0),
+            "seconds": elapsed, "progress": self.fraction_done(epochs, elapsed),
+        }
+        if self.interim and self.interim_due(now, elapsed):
+            entry.update(self.interim_validation(), seconds=self.elapsed())
+        if self.callback(entry):
+            self.cancel_requested = True
+
+    def interim_due(self, now: float, elapsed: float) -> bool:
+        """Whether the time since the last validation point calls for an interim one: at least
+        ``INTERIM_SECONDS``, a tenth of the time trained so far, and ten times what the last
+        validation cost (so interim points cost at most a tenth of the training time)."""
+        gap = max(INTERIM_SECONDS, INTERIM_SPACING * elapsed, INTERIM_COST_FACTOR * self.last_val_cost)
+        return now - self.last_point >= gap
+
+    def interim_validation(self) -> dict:
+        """The validation bound of the parameters as they are now, for display only."""
+        start = time.perf_counter()
+        if self.ema is not None:
+            self.ema.swap()
+        val = self.val_perplexity()
+        if self.ema is not None:
+            self.ema.swap()
+        self.last_point = time.perf_counter()
+        self.last_val_cost = self.last_point - start
+        self.interim_seconds += self.last_val_cost
+        return {"val_perplexity_bound": val, "best_val_perplexity_bound": self.best, "interim": True}
+
+    def fraction_done(self, epochs: float, elapsed: float) -> float:
+        cfg = self.cfg
+        return min(1.0, max(epochs / cfg.max_epochs, elapsed / cfg.max_seconds if cfg.max_seconds else 0.0))
 
     def loss(self, rows: np.ndarray):
         """The minibatch ``rows``' loss (this worker's shard, weighted by its share), the
@@ -281,7 +355,9 @@ class _Run:
         loss_value, norm_value = torch.stack([loss.detach().to(grad_norm.dtype), grad_norm]).tolist()
         finite = math.isfinite(loss_value) and math.isfinite(norm_value)
         out_of_time = cfg.max_seconds is not None and self.elapsed() >= cfg.max_seconds
-        nonfinite, out_of_time = self.parallel.any([not finite, out_of_time])
+        # A stop asked for by the callback (rank 0) ends the epoch with the time budget's route.
+        nonfinite, out_of_time, self.cancel_requested = self.parallel.any([not finite, out_of_time, self.cancel_requested])
+        out_of_time = out_of_time or self.cancel_requested
         if nonfinite:
             return self.roll_back(epoch)
         if norm_value + 1e-6 > cfg.max_grad_norm:  # clip_grad_norm_'s coefficient < 1
@@ -296,6 +372,7 @@ class _Run:
         if n_local:
             self.elbo_sum += out.elbo.mean(0).sum().double()
             self.seen += n_local
+        self.progress["docs_seen"] = self.progress.get("docs_seen", 0) + len(rows)
         return out_of_time
 
     def roll_back(self, epoch: int) -> bool:
@@ -316,10 +393,23 @@ class _Run:
             return True
         return False
 
+    def drop_learning_rates(self, epoch: int) -> None:
+        """The validation bound stalled: every learning rate times ``cfg.plateau_drop`` (the
+        optimiser's moment estimates are kept)."""
+        for group in self.opt.param_groups:
+            group["lr"] *= self.cfg.plateau_drop
+        self.progress["stalled"] = 0
+        log.info("epoch %d: no better validation bound for %d validations; learning rates now %.3g",
+                 epoch, PLATEAU_ROUNDS, self.opt.param_groups[0]["lr"])
+
     def validation_due(self, epoch: int) -> bool:
-        """At the end of a round, of the last epoch, or of the time budget."""
+        """At the end of a round, of the last epoch, of the time budget, or when the callback
+        asked to stop."""
+        if not (epoch % self.epochs_per_round and epoch < self.cfg.max_epochs):
+            return True
         budget_hit = self.cfg.max_seconds is not None and self.elapsed() >= self.cfg.max_seconds
-        return not (epoch % self.epochs_per_round and epoch < self.cfg.max_epochs and not self.parallel.any([budget_hit])[0])
+        budget_hit, self.cancel_requested = self.parallel.any([budget_hit, self.cancel_requested])
+        return budget_hit or self.cancel_requested
 
     def advance(self, epoch: int) -> None:
         self.progress["epoch"], self.progress["seconds"] = epoch, self.elapsed()
@@ -328,14 +418,22 @@ class _Run:
         """Measure the validation bound, keep the best parameters, report, and decide whether
         to stop."""
         cfg, parallel = self.cfg, self.parallel
-        round_seconds = time.perf_counter() - self.round_start
+        round_seconds = time.perf_counter() - self.round_start - self.interim_seconds
         elbo_total, seen = parallel.sum([float(self.elbo_sum), float(self.seen)])
         if self.ema is not None:
             self.ema.swap()
+        val_start = time.perf_counter()
         val = self.val_perplexity()
+        self.last_point = time.perf_counter()
+        self.last_val_cost = self.last_point - val_start
         if val < self.best:
             self.best, self.best_state, self.best_epoch = val, self.nets.state(), epoch
+            self.progress["stalled"] = 0
+        else:
+            self.progress["stalled"] = self.progress.get("stalled", 0) + 1
         elapsed = self.elapsed()
+        if cfg.plateau_drop is not None and self.progress["stalled"] >= PLATEAU_ROUNDS:
+            self.drop_learning_rates(epoch)
         metrics = {
             "epoch": epoch,
             "step": self.progress["step"],
@@ -344,7 +442,8 @@ class _Run:
             "val_perplexity_bound": val,
             "best_val_perplexity_bound": self.best,
             "docs_per_second": seen / max(round_seconds, 1e-9),
-            "progress": min(1.0, max(epoch / cfg.max_epochs, elapsed / cfg.max_seconds if cfg.max_seconds else 0.0)),
+            "learning_rate": self.opt.param_groups[0]["lr"],
+            "progress": self.fraction_done(epoch, elapsed),
         }
         self.progress["history"].append(metrics)
         self.progress["epoch"], self.progress["seconds"] = epoch, elapsed
@@ -352,7 +451,7 @@ class _Run:
         stopped = None
         if parallel.is_main:
             # The callback sees the parameters just validated (the averaged ones with EMA).
-            if self.callback is not None and self.callback(dict(metrics)):
+            if self.callback is not None and (self.callback(dict(metrics)) or self.cancel_requested):
                 stopped = "cancelled"
             elif epoch - self.best_epoch >= cfg.patience * self.epochs_per_round:
                 stopped = "early_stopping"
@@ -378,6 +477,7 @@ class _Run:
             "best_epoch": self.best_epoch,
             "stopped": run["stopped"],
             "train_seconds": run["seconds"],
+            "epochs": run["epoch"],
             "rollbacks": run["rollbacks"],
             "steps": run["step"],
             "batch_size": self.cfg.batch_size,

@@ -22,6 +22,9 @@ def test_train_both_models_in_the_background(trained):
     assert sbn.n_units_ == 4 and sbn.history_[-1]["epoch"] == 3
     table = at.dataframe[-1].value
     assert list(table["name"]) == ["sbn-nvil-4", "lda-batch-3"]
+    # Epochs trained (LDA: iterations), not validations: the SBN validated once, after its third epoch.
+    lda = at.session_state["models"]["lda-batch-3"].model
+    assert len(sbn.history_) == 1 and list(table["epochs"]) == [3, lda.n_iter_]
     assert set(table["fits this corpus"]) == {True}
 
 

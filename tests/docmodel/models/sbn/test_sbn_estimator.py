@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from corpora import Corpus, Dataset, Vocabulary
+from docmodel.base import is_validation
 from docmodel.checkpoint import load_model
 from docmodel.cli import main
 from docmodel.errors import ModelError, NotFittedError
@@ -95,7 +96,13 @@ def test_reproducible_with_seed():
 def test_callback_can_stop_and_best_is_kept():
     X, _ = planted_corpus(n_docs=200)
     seen = []
-    m = small_model(max_epochs=50).fit(X, callback=lambda metrics: seen.append(metrics) or len(seen) >= 2)
+
+    def stop_at_the_second_validation(metrics):
+        if is_validation(metrics):
+            seen.append(metrics)
+        return len(seen) >= 2
+
+    m = small_model(max_epochs=50).fit(X, callback=stop_at_the_second_validation)
     assert len(seen) == 2 and m.stopped_ == "cancelled"
     assert {"epoch", "seconds", "val_perplexity_bound", "progress"} <= set(seen[0])
 
