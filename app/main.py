@@ -14,28 +14,35 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # so that `import app...` works when run as a plain script
     sys.path.insert(0, str(ROOT))
 
+import streamlit as st  # noqa: E402
+
+from app.pages import PAGES  # noqa: E402
+
+# The router runs first, before the libraries load and the demo corpus is prepared: until
+# st.navigation has run once on a fresh server, Streamlit lists the files of app/pages in the
+# sidebar under their module names (see app.workspace.use_the_router for that mode).
+st.set_page_config(page_title="docmodel: topic models for documents", page_icon=":material/hub:", layout="wide")
+
+pages = [
+    st.Page(PAGES["corpus"], title="Corpus", icon=":material/description:", default=True),
+    st.Page(PAGES["train"], title="Train", icon=":material/model_training:"),
+    st.Page(PAGES["compare"], title="Compare", icon=":material/leaderboard:"),
+    st.Page(PAGES["explore"], title="Explore", icon=":material/travel_explore:"),
+    st.Page(PAGES["score"], title="Score new documents", icon=":material/input:"),
+    st.Page(PAGES["models"], title="Models", icon=":material/inventory_2:"),
+]
+page = st.navigation(pages)
+
 from docmodel.threads import prepare_process  # noqa: E402
 
 prepare_process()  # before torch loads (under `streamlit run` too): OpenMP workers sleep while they wait
-
-import streamlit as st  # noqa: E402
 
 from app import state, ui  # noqa: E402
 from app import workspace as workspaces  # noqa: E402
 from app.jobs import SCHEDULER  # noqa: E402
 from app.runner import QUEUED  # noqa: E402
 
-st.set_page_config(page_title="docmodel: topic models for documents", page_icon=":material/hub:", layout="wide")
 ui.page_setup()
-
-pages = [
-    st.Page(ui.PAGES["corpus"], title="Corpus", icon=":material/description:", default=True),
-    st.Page(ui.PAGES["train"], title="Train", icon=":material/model_training:"),
-    st.Page(ui.PAGES["compare"], title="Compare", icon=":material/leaderboard:"),
-    st.Page(ui.PAGES["explore"], title="Explore", icon=":material/travel_explore:"),
-    st.Page(ui.PAGES["models"], title="Models", icon=":material/inventory_2:"),
-]
-page = st.navigation(pages)
 
 with st.sidebar:
     st.markdown("### This workspace")

@@ -10,19 +10,13 @@ from contextlib import contextmanager
 import streamlit as st
 
 from app import resources, state
+from app.pages import PAGES
 from app.text_view import markdown_escape as md
 from corpora import CorpusError
 from corpora.prepare import PrepareOptions
 
 log = logging.getLogger(__name__)
 
-PAGES = {
-    "corpus": "pages/corpus.py",
-    "train": "pages/train.py",
-    "compare": "pages/compare.py",
-    "explore": "pages/explore.py",
-    "models": "pages/models.py",
-}
 DEMO_OFFERED = "demo_offered"
 
 KEEP = "session"
@@ -112,6 +106,17 @@ def select_new_options(key: str, options: list[str]) -> None:
     if chosen != wanted:
         st.session_state[key] = wanted
     st.session_state[seen_key] = list(options)
+
+
+TABLE_ROW_PX, TABLE_HEADER_PX = 35, 38
+"""Streamlit's default row height in ``st.dataframe`` and its header with the table's border."""
+
+
+def table_height(n_rows: int, max_rows: int = 25) -> int:
+    """Pixel height of an ``st.dataframe`` that shows all its ``n_rows`` rows without scrolling,
+    up to ``max_rows`` (a longer table scrolls inside that height). Streamlit's default height
+    shows about ten rows, whatever the table holds."""
+    return TABLE_HEADER_PX + TABLE_ROW_PX * max(1, min(n_rows, max_rows))
 
 
 def fmt_seconds(seconds: float | None) -> str:

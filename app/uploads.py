@@ -42,6 +42,7 @@ SUPPORTED = (
 )
 
 EXPECTED_TABLE = "a CSV, TSV, JSON-lines or Parquet table with one document per row and a column of text"
+EXPECTED_TEXT = "plain text (one document per line, or the whole file as one document)"
 PICK_TEXT = "choose the column that holds the documents' text in the Text column picker"
 PREVIEW_ROWS = 5
 _PREVIEW_CHARS = 200
@@ -134,6 +135,8 @@ def stage_uploads(files: Sequence[tuple[str, bytes]], folder: Path, *, max_bytes
         return _stage_bag_of_words(bow, paths, kinds, names)
     if len(paths) == 1:
         path, kind = paths[0], kinds[0]
+        if kind == "lines":
+            check_text(files[0][1], names[0])
         if kind not in TABLES:
             return StagedUpload(path, kind, names)
         table = read_table(path, kind, names[0])
@@ -163,6 +166,22 @@ def as_single_document(staged: StagedUpload) -> StagedUpload:
     if not target.exists():
         shutil.copyfile(staged.path, target)
     return StagedUpload(docs, "folder", staged.names)
+
+
+def check_text(raw: bytes, name: str) -> None:
+    """Refuse a text file whose bytes are not text (an image renamed ``.txt``), before it is read
+    as lines of garbage.
+
+    Raises
+    ------
+    CorpusError
+        One sentence naming the file (``name``, as uploaded), what was expected and what to do.
+    """
+    if non_text_reason(raw) is not None:
+        raise CorpusError(
+            f"{name} is not a text file: its bytes are not text (an image or other binary file?), and "
+            f"{EXPECTED_TEXT} was expected; upload such a file in the box above"
+        )
 
 
 def read_table(path: Path, fmt: str, name: str) -> dict[str, list]:
@@ -212,9 +231,10 @@ def column_choice(
     label_column: str | None = None,
     id_column: str | None = None,
 ) -> tuple[str | None, str | None, str | None]:
-    """The (text, label, id) columns preparing will use with these choices (None: automatic);
-    text None when no column holds text. Only the text's automatic choice reads the values
-    (made once, when staged); label and id go by the column names."""
+    """The (text, label, id) columns preparing will use with these choices (None: automatic;
+    :data:`corpora.tables.NO_COLUMN`: none, for label and id); text None when no column holds
+    text. Only the text's automatic choice reads the values (made once, when staged); label and
+    id go by the column names."""
     text = text_column or staged.automatic[0]
     if text is None:
         return None, None, None

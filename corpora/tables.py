@@ -3,7 +3,8 @@
 The text column is the one the caller names, else the first column called text, content,
 body, ... (any case), else the string column with the longest mean length. A label column
 and an id column are used when named, or when a column has a conventional name (label,
-category, ...; id, doc_id, ...). Without an id column, rows are numbered "row-1", "row-2", ...
+category, ...; id, doc_id, ...), unless :data:`NO_COLUMN` asks for none. Without an id column,
+rows are numbered "row-1", "row-2", ...
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ TEXT_NAMES = (
 )
 LABEL_NAMES = ("label", "labels", "category", "class", "target", "topic", "group")
 ID_NAMES = ("id", "doc_id", "document_id", "docid", "uuid")
+NO_COLUMN = ""
+"""As ``label_column`` or ``id_column``: use no column, whatever the columns are called (no labels;
+rows numbered "row-1", "row-2", ...)."""
 
 _PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
 
@@ -158,7 +162,8 @@ def table_documents(
     name : str
         The table's file name, for messages.
     text_column, label_column, id_column : str or None
-        Columns to use; None picks them by name (and, for the text, by content).
+        Columns to use; None picks them by name (and, for the text, by content);
+        :data:`NO_COLUMN` (label and id) uses none.
 
     Returns
     -------
@@ -195,18 +200,19 @@ def pick_columns(
     name : str
         The table's file name, for messages.
     text_column, label_column, id_column : str or None
-        Columns asked for; None picks one.
+        Columns asked for; None picks one; :data:`NO_COLUMN` (label and id) asks for none.
 
     Returns
     -------
     (text, label, id) : str, str or None, str or None
     """
     text_col = _pick_text_column(columns, name, text_column)
-    id_col = _named_column(columns, name, id_column, "id") or _first_named(
-        columns, ID_NAMES, {text_col}
+    id_col = None if id_column == NO_COLUMN else (
+        _named_column(columns, name, id_column, "id") or _first_named(columns, ID_NAMES, {text_col})
     )
-    label_col = _named_column(columns, name, label_column, "label") or _first_named(
-        columns, LABEL_NAMES, {text_col, id_col}
+    label_col = None if label_column == NO_COLUMN else (
+        _named_column(columns, name, label_column, "label")
+        or _first_named(columns, LABEL_NAMES, {text_col, id_col})
     )
     return text_col, label_col, id_col
 

@@ -4,6 +4,7 @@ perplexity scatter (click a point to open the document in Explore) and NPMI per 
 from __future__ import annotations
 
 import time
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,17 @@ COLUMNS = {
                                          "empty when too few documents per label."),
     "train_seconds": ("train time (s)", None),
 }
+BETTER = {"perplexity_bound": min, "perplexity_is": min, "perplexity_completion": min, "npmi": max,
+          "diversity": max, "label_accuracy": max}
+"""The figures whose best value is marked in the table, and which end is best."""
+BEST_STYLE = "font-weight: bold; background-color: #dcefd8"
+NPMI_NOTE = (
+    "NPMI measures how often a unit's top words occur together in the training documents, not whether they "
+    "make a topic: words that always travel together (boilerplate such as signatures, mail headers or a licence "
+    "text) score high while saying nothing about the content, and several units made of the same words all score "
+    "high. Read it beside topic diversity (the share of distinct words among all units' top words) and the top "
+    "words themselves (Explore)."
+)
 
 
 def measure_missing(entries, ds, docs) -> None:
@@ -45,8 +57,18 @@ def measure_missing(entries, ds, docs) -> None:
         status.update(label=f"Measured {len(missing)} model(s)", state="complete", expanded=False)
 
 
+def best_rows(values: list, better) -> list[bool]:
+    """Which of a column's ``values`` hold its best value (``better``: ``min`` or ``max``), ties
+    included; none when fewer than two values are known (nothing to compare)."""
+    known = [v for v in values if isinstance(v, Real) and v == v]
+    if len(known) < 2:
+        return [False] * len(values)
+    best = better(known)
+    return [isinstance(v, Real) and v == best for v in values]
+
+
 def figures_table(entries, has_labels: bool) -> None:
-    rows = []
+    rows, raw = [], {key: [] for key in COLUMNS}
     for e in entries:
         f = measure.figures(e)["figures"]
         row = {"model": e.name, "kind": e.kind_label, "units": str(f["n_units"]),
@@ -55,13 +77,22 @@ def figures_table(entries, has_labels: bool) -> None:
             if key == "label_accuracy" and not has_labels:
                 continue
             row[title] = _format(key, f.get(key))
+            raw[key].append(f.get(key))
         rows.append(row)
-    st.table(pd.DataFrame(rows), hide_index=True)
+    table = pd.DataFrame(rows)
+    marks = pd.DataFrame("", index=table.index, columns=table.columns)
+    for key, better in BETTER.items():
+        title = COLUMNS[key][0]
+        if title in table:
+            marks[title] = [BEST_STYLE if best else "" for best in best_rows(raw[key], better)]
+    st.table(table.style.apply(lambda _: marks, axis=None), hide_index=True)
     notes = [f"**{title}**: {text}" for key, (title, text) in COLUMNS.items()
              if text and (key != "label_accuracy" or has_labels)]
     notes.insert(0, "**likelihood**: exact where a model's likelihood is tractable (then its bound, importance "
                     "sampled and completion figures are exact), else estimated")
     st.caption(" · ".join(notes))
+    st.caption("**In bold**: the best value of each figure among these models (the lowest perplexity; the highest "
+               f"coherence, diversity and label accuracy). {NPMI_NOTE}")
 
 
 def _format(key: str, value) -> str:
@@ -159,7 +190,8 @@ def npmi(entries) -> None:
     with st.expander("Every unit's NPMI and top words"):
         st.caption(rule_note())
         st.dataframe(table.sort_values(["model", "npmi"], ascending=[True, False]), hide_index=True,
-                     width="stretch", column_config={"npmi": st.column_config.NumberColumn(format="%.3f")})
+                     width="stretch", height=ui.table_height(len(table)),
+                     column_config={"npmi": st.column_config.NumberColumn(format="%.3f")})
 
 
 def downloads(entries, ds, docs) -> None:

@@ -10,9 +10,11 @@ import streamlit as st
 
 from app import charts, resources, settings, state, ui, uploads
 from corpora import CorpusError, Dataset
+from corpora.tables import NO_COLUMN
 
 SOURCES = ("Demo corpus", "Upload files", "Prepared corpus folder")
 AUTO = "(automatic)"
+NONE = "(none)"
 UPLOAD_KEY = "corpus_upload"
 STAGED = "staged_upload"
 KEPT = "staged_upload_kept"
@@ -139,13 +141,16 @@ def upload_input() -> tuple[uploads.StagedUpload | None, dict]:
         c1, c2, c3 = st.columns(3)
         choices = (AUTO, *staged.columns)
         text = c1.selectbox("Text column", choices, key="upload_text_column", persist_state=ui.KEEP)
-        label = c2.selectbox("Label column", choices, key="upload_label_column", persist_state=ui.KEEP,
-                             help="Optional: a class per document (used for label accuracy).")
-        doc_id = c3.selectbox("Id column", choices, key="upload_id_column", persist_state=ui.KEEP)
+        label = c2.selectbox("Label column", (AUTO, NONE, *staged.columns), key="upload_label_column",
+                             persist_state=ui.KEEP,
+                             help="Optional: a class per document (used for label accuracy). (none): no labels.")
+        doc_id = c3.selectbox("Id column", (AUTO, NONE, *staged.columns), key="upload_id_column",
+                              persist_state=ui.KEEP, help="(none): the documents are numbered row-1, row-2, ...")
+        picked = {AUTO: None, NONE: NO_COLUMN}
         columns = {
             "text_column": None if text == AUTO else text,
-            "label_column": None if label == AUTO else label,
-            "id_column": None if doc_id == AUTO else doc_id,
+            "label_column": picked.get(label, label),
+            "id_column": picked.get(doc_id, doc_id),
         }
         table_preview(staged, columns)
     if staged.kind in uploads.BAG_OF_WORDS:

@@ -127,10 +127,12 @@ def units_grid(main, beside, split, corpus, ds) -> None:
             key = f"units_table_{'main' if entry is main else 'beside'}"
             st.session_state[f"{key}_values"] = list(range(weights.shape[1]))
             if entry is main:
-                st.dataframe(table, hide_index=True, width="stretch", height=360, key=key, column_config=WIDE,
+                st.dataframe(table, hide_index=True, width="stretch", height=ui.table_height(len(table)), key=key,
+                             column_config=WIDE,
                              on_select=lambda k=key: pick_row(k, f"{k}_values", UNIT), selection_mode="single-row")
             else:
-                st.dataframe(table, hide_index=True, width="stretch", height=360, column_config=WIDE)
+                st.dataframe(table, hide_index=True, width="stretch", height=ui.table_height(len(table)),
+                             column_config=WIDE)
     on_rules = [f"{kind.on_rule} for an {kind.label} {kind.unit_name}"
                 for kind in map(model_kind, dict.fromkeys(e.kind for e in (main, beside) if e is not None))]
     st.caption(

@@ -110,8 +110,9 @@ def upload() -> None:
     state.add_model(entry)  # written into the workspace; refused over its quota
     done[file.file_id] = entry.name
     fits = entry.fits(state.dataset())
-    st.success(f"Loaded **{ui.md(entry.name)}** ({entry.kind_label}, {entry.n_units} units) into the workspace"
-               + ("." if fits else "; its vocabulary differs from the current corpus, so it cannot score it."))
+    state.flash("success", f"Loaded **{ui.md(entry.name)}** ({entry.kind_label}, {entry.n_units} units) into the "
+                "workspace" + ("." if fits else "; its vocabulary differs from the current corpus, so it cannot score it."))
+    st.rerun()  # the whole app: the sidebar, drawn before this page, lists the model too
 
 
 ui.page_setup()

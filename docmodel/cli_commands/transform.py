@@ -4,12 +4,12 @@ Applies a trained model to new documents: any source ``docmodel prepare`` reads 
 the model's own vocabulary (tokenized as the model's corpus was, when ``--corpus`` names it) and
 each document gets its unit probabilities or topic proportions, its top units with their labels,
 and its bound perplexity. Words outside the vocabulary are counted and reported; documents left
-without a word of it are reported and left out (they have no perplexity).
+without a word of it are reported and left out (they have no perplexity). The scoring is
+:func:`docmodel.new_documents.score_new_documents`, which the app's "Score new documents" page uses too.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 from corpora.errors import CorpusError, NoDocumentsLeft
@@ -43,44 +43,11 @@ def out_format(path: Path, chosen: str | None) -> str:
     return suffix if suffix in FORMATS else "csv"
 
 
-def tokenizer_options(corpus_dir: str | None):
-    """prepare's options for new documents: the corpus' tokenizer settings (or the defaults),
-    every document kept in one split."""
+def corpus_options(corpus_dir: str | None) -> dict | None:
+    """The tokenizer settings of the corpus in ``corpus_dir`` (None: prepare's defaults)."""
     from corpora.corpus import Dataset
-    from corpora.prepare import PrepareOptions
-    from corpora.tokenize import TokenizerConfig
 
-    given = {}
-    if corpus_dir is not None:
-        saved = Dataset.load(corpus_dir).info.get("options") or {}
-        names = {f.name for f in fields(TokenizerConfig)}
-        given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in names}
-    return PrepareOptions(**given, test_fraction=0.0, min_doc_tokens=1)
-
-
-def document_table(model, corpus, *, top: int, seed: int):
-    """One row per document: id, label, tokens, bound perplexity, top units, representation."""
-    import numpy as np
-    import pandas as pd
-
-    from docmodel.explain import unit_label
-    from docmodel.models import model_kind
-
-    weights = np.asarray(model.transform(corpus.X), dtype=np.float64)
-    lengths = corpus.doc_lengths.astype(np.float64)
-    bound = model.log_likelihood_bound(corpus.X, random_state=seed)
-    words = model.top_words(3)
-    order = np.argsort(-weights, axis=1, kind="stable")[:, :top]
-    kind = model_kind(model)
-    table = pd.DataFrame({"doc_id": list(corpus.doc_ids)})
-    if corpus.labels is not None:
-        table["label"] = list(corpus.labels)
-    table["n_tokens"] = lengths.astype(np.int64)
-    table["perplexity_bound"] = np.exp(-bound / lengths)
-    table["top_units"] = [" | ".join(unit_label(words[k], int(k)) for k in row) for row in order]
-    for k in range(weights.shape[1]):
-        table[f"{kind.export_prefix}{k}"] = weights[:, k]
-    return table
+    return None if corpus_dir is None else Dataset.load(corpus_dir).info.get("options")
 
 
 def write_table(table, path: Path, fmt: str) -> None:
@@ -96,38 +63,25 @@ def write_table(table, path: Path, fmt: str) -> None:
 
 
 def run(args) -> int:
-    from corpora.prepare import prepare
     from docmodel.checkpoint import load_model
+    from docmodel.new_documents import score_new_documents
 
-    if args.top < 1:
-        raise CorpusError(f"--top must be at least 1, got {args.top}")
     model = load_model(args.model_dir)
-    if model.vocabulary_ is None:
-        raise CorpusError(
-            f"{args.model_dir} holds no vocabulary, so new text cannot be encoded for it; train it with "
-            "'docmodel train' on a prepared corpus (or fit it with vocabulary=)"
-        )
     out = Path(args.out)
     try:
-        dataset = prepare(
-            args.source, vocabulary=model.vocabulary_, options=tokenizer_options(args.corpus), fmt=args.input_format,
-            encoding=args.encoding, text_column=args.text_column, label_column=args.label_column,
-            id_column=args.id_column,
+        scored = score_new_documents(
+            model, args.source, options=corpus_options(args.corpus), top=args.top, seed=args.seed,
+            name=args.model_dir, fmt=args.input_format, encoding=args.encoding, text_column=args.text_column,
+            label_column=args.label_column, id_column=args.id_column,
         )
     except NoDocumentsLeft as exc:
         if exc.reason != "filtered":
             raise
-        raise CorpusError(
-            f"no document of {args.source} has a word of the model's vocabulary ({len(model.vocabulary_):,} words); "
-            "check that they are in the model's language and, with --corpus, that it names the corpus the "
-            "model was trained on"
-        ) from None
-    split = dataset.info["splits"]["train"]
-    table = document_table(model, dataset.train, top=min(args.top, model.n_units_), seed=args.seed)
-    write_table(table, out, out_format(out, args.format))
-    left_out = split["n_loaded"] - split["n_docs"]
-    print(f"{len(table):,} documents scored with the {model.kind} model ({model.n_units_} units); wrote {out}")
-    print(f"{split['n_tokens']:,} tokens in the model's vocabulary, {split['n_tokens_outside_vocabulary']:,} outside it")
-    if left_out:
-        print(f"{left_out:,} document{'' if left_out == 1 else 's'} left out: no word of the model's vocabulary")
+        raise CorpusError(f"{exc} (with --corpus, check that it names the corpus the model was trained on)") from None
+    write_table(scored.table, out, out_format(out, args.format))
+    print(f"{len(scored.table):,} documents scored with the {model.kind} model ({model.n_units_} units); wrote {out}")
+    print(f"{scored.n_tokens:,} tokens in the model's vocabulary, {scored.n_tokens_outside_vocabulary:,} outside it")
+    if scored.n_left_out:
+        n = scored.n_left_out
+        print(f"{n:,} document{'' if n == 1 else 's'} left out: no word of the model's vocabulary")
     return 0

@@ -73,6 +73,10 @@ def test_zip_and_bag_of_words(tmp_path):
         ([("bad.csv", b'text,label\n"abc,1\n')], "malformed CSV in bad.csv.*a CSV, TSV, JSON-lines or Parquet table"),
         ([("image.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)], "image.csv is not a CSV table: its bytes are not text"),
         ([("image.jsonl", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)], "image.jsonl is not a JSONL table"),
+        ([("image.txt", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)],
+         r"^image.txt is not a text file: its bytes are not text \(an image or other binary file\?\), and plain text "
+         r"\(one document per line, or the whole file as one document\) was expected; upload such a file in the box "
+         r"above$"),
         ([("nums.csv", b"a,b\n1,2\n")], None),
     ],
 )
@@ -260,7 +264,7 @@ def test_a_run_reports_progress_and_finishes():
     assert [h["val_perplexity_bound"] for h in p.history] == [100.0, 50.0, 100.0 / 3, 25.0]
 
 
-def test_cancel_stops_at_the_next_epoch():
+def test_cancel_stops_at_the_next_callback():
     gate = threading.Event()
     run = run_of(FakeEstimator(epochs=100, gate=gate), max_epochs=100)
     run.cancel()
@@ -268,6 +272,26 @@ def test_cancel_stops_at_the_next_epoch():
     run.join(10)
     p = run.snapshot()
     assert p.status == CANCELLED and run.estimator.fitted_epochs == 1 and p.remaining is None
+
+
+def test_progress_entries_move_the_figures_and_validation_points_make_the_curve():
+    class Reporting:
+        def fit(self, X, *, vocabulary=None, X_val=None, callback=None):
+            callback({"step": 3, "epoch": 0, "epochs": 0.5, "docs_seen": 96, "seconds": 1.0, "progress": 0.05})
+            callback({"step": 5, "epoch": 0, "epochs": 0.8, "docs_seen": 160, "seconds": 2.0, "progress": 0.08,
+                      "val_perplexity_bound": 90.0, "interim": True})
+            callback({"step": 6, "epoch": 1, "seconds": 2.2, "progress": 0.1, "val_perplexity_bound": 80.0})
+            # A resumed run repeats the steps after its saved state: the later points are replaced.
+            callback({"step": 5, "epoch": 0, "epochs": 0.8, "docs_seen": 160, "seconds": 2.0, "progress": 0.08,
+                      "val_perplexity_bound": 85.0, "interim": True})
+            callback({"step": 7, "epoch": 1, "epochs": 1.2, "docs_seen": 224, "seconds": 2.5, "progress": 0.12})
+            return self
+
+    run = run_of(Reporting(), max_epochs=10)
+    run.join(10)
+    p = run.snapshot()
+    assert [h["val_perplexity_bound"] for h in p.history] == [85.0]
+    assert p.epoch == 1 and p.epochs == 1.2 and p.docs_seen == 224
 
 
 def test_failures_end_with_a_message():
@@ -331,6 +355,40 @@ def test_search_and_snippets():
     assert text_view.search(texts, ("a", "b", "c"), "  ") == []
     assert text_view.snippet("x " * 200, 20).endswith("…") and len(text_view.snippet("x " * 200, 20)) == 20
     assert text_view.markdown_escape("a*b [c](d)") == "a\\*b \\[c\\]\\(d\\)"
+
+
+def _lab(colour: str) -> tuple[np.ndarray, float]:
+    """CIELAB coordinates (D65) of an sRGB colour "#rrggbb", and its relative luminance."""
+    rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    t = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])]), xyz[1]
+
+
+@pytest.mark.parametrize("n_units", [2, 5, 8, 20])
+def test_word_colours_are_distinct_and_keep_the_text_readable(n_units):
+    """The colours of a document's strongest units (issue 15: two oranges and two pinks) differ
+    by more than 25 (CIE76 delta E: the old palette's two pinks were 14 apart), and black text on
+    each keeps a contrast ratio of at least 7:1 (WCAG AAA)."""
+    colours = text_view.unit_colours(list(range(n_units)))
+    assert len(colours) == min(n_units, len(text_view.PALETTE))
+    labs = [_lab(c) for c in colours.values()]
+    gaps = [np.linalg.norm(a[0] - b[0]) for i, a in enumerate(labs) for b in labs[i + 1:]]
+    assert min(gaps) > 25, sorted(gaps)[:3]
+    assert all((y + 0.05) / 0.05 >= 7 for _, y in labs)
+    assert np.linalg.norm(_lab("#f4a3a8")[0] - _lab("#ffafcc")[0]) < 15  # the old pinks fail the rule
+
+
+def test_tables_are_as_tall_as_their_rows_up_to_a_cap():
+    from app import ui
+
+    def rows_shown(height):
+        return (height - ui.TABLE_HEADER_PX) // ui.TABLE_ROW_PX
+
+    assert [rows_shown(ui.table_height(n)) for n in (1, 4, 10, 20, 25)] == [1, 4, 10, 20, 25]
+    assert ui.table_height(500) == ui.table_height(25) and ui.table_height(0) == ui.table_height(1)
 
 
 def test_bag_of_words_pieces():

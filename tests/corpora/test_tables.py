@@ -10,7 +10,7 @@ import pytest
 from corpora.documents import Document
 from corpora.errors import CorpusError
 from corpora.loaders import load_documents
-from corpora.tables import table_documents
+from corpora.tables import NO_COLUMN, pick_columns, table_documents
 
 
 def write(path, text):
@@ -97,6 +97,16 @@ def test_duplicate_and_missing_ids(tmp_path):
     path = write(tmp_path / "b.csv", "id,text\n7,a\n,b\n")
     with pytest.raises(CorpusError, match="row 2 of b.csv has no id in column 'id'"):
         load_documents(path)
+
+
+def test_no_column_asks_for_no_labels_and_numbered_rows(tmp_path):
+    """A table whose conventionally named id column has duplicates (or a label column the user
+    does not want) can still be read: :data:`NO_COLUMN` uses none, whatever the names."""
+    path = write(tmp_path / "a.csv", "id,text,label\n7,a,x\n8,b,y\n7,c,x\n")
+    loaded = load_documents(path, id_column=NO_COLUMN, label_column=NO_COLUMN)
+    assert rows(loaded) == [("row-1", "a", None), ("row-2", "b", None), ("row-3", "c", None)]
+    assert rows(load_documents(path, id_column=NO_COLUMN))[2] == ("row-3", "c", "x")
+    assert pick_columns({"id": [], "text": [], "label": []}, "t", id_column=NO_COLUMN) == ("text", "label", None)
 
 
 def test_table_documents_from_python_columns():

@@ -23,6 +23,31 @@ def test_compare_measures_every_model(trained):
     assert {b.label for b in at.download_button} >= {"Download the report (Markdown)", "Download the figures (JSON)"}
 
 
+def test_the_best_value_of_each_figure_is_marked_and_npmi_explained(trained):
+    """Bold: the lowest perplexities, the highest coherence and diversity (not the units, the
+    likelihood or the train time); a caption says what NPMI measures and misses."""
+    import re
+
+    at = trained
+    at.switch_page("pages/compare.py")
+    run(at)
+    table = at.table[0]
+    columns = list(table.value.columns)
+    styles = table.proto.arrow_data.styler.styles
+    marked = {(int(r), columns[int(c)]) for r, c in re.findall(r"_row(\d+)_col(\d+)", styles)}
+    assert "font-weight: bold" in styles
+    figures = [at.session_state["evaluations"][name]["figures"] for name in table.value["model"]]
+    for key, title, better in [("perplexity_bound", "perplexity (bound)", min),
+                               ("perplexity_completion", "perplexity (document completion)", min),
+                               ("npmi", "NPMI coherence", max), ("diversity", "topic diversity", max)]:
+        values = [f[key] for f in figures]
+        assert {r for r, c in marked if c == title} == {values.index(better(values))}, (title, values)
+    assert not {c for _, c in marked} & {"model", "kind", "units", "likelihood", "train time (s)"}
+    note = " ".join(c.value for c in at.caption)
+    assert "**In bold**: the best value of each figure" in note
+    assert "words that always travel together (boilerplate" in note and "beside topic diversity" in note
+
+
 def test_compare_opens_a_document_in_explore(trained):
     at = trained
     at.switch_page("pages/compare.py")

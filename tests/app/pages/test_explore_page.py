@@ -35,6 +35,29 @@ def test_explore_units_documents_and_colouring(trained):
     assert any("q(h_k = 1 | document)" in m.value for m in at.markdown)
 
 
+def test_the_units_tables_are_as_tall_as_their_rows(trained, monkeypatch):
+    """Side by side, each model's table shows all its units without scrolling (issue 15: the
+    tables showed about five rows); AppTest does not expose an element's height, so the call is
+    watched."""
+    import streamlit as st
+
+    from app import ui
+
+    heights = {}
+    real = st.dataframe
+
+    def dataframe(data, *args, **kwargs):
+        heights.setdefault(kwargs.get("key") or f"beside-{len(data)}", (len(data), kwargs.get("height")))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "dataframe", dataframe)
+    at = trained
+    at.switch_page("pages/explore.py")
+    run(at)
+    assert heights["units_table_main"] == (4, ui.table_height(4))
+    assert heights["beside-3"] == (3, ui.table_height(3))
+
+
 def test_explore_relevance_slider_and_unit_columns(trained):
     """The words shown follow the one rule at the slider's lambda (0.6 to start), each unit is
     named by its first three words and carries its on-share, NPMI and label purity."""

@@ -9,7 +9,7 @@ import io
 import torch
 
 from app import resources
-from tests.app.pages.apptest import assert_settings_kept, errors, new_app, run
+from tests.app.pages.apptest import assert_settings_kept, errors, new_app, run, shown
 
 
 def test_models_page_offers_downloads(trained):
@@ -48,6 +48,10 @@ def test_load_a_model_file_and_refuse_bad_ones(trained):
     loaded = at.session_state["models"]["my-lda"]
     assert loaded.origin == "uploaded" and loaded.fits(at.session_state["dataset"])
     assert any("Loaded" in s.value for s in at.success)
+    # The upload reran the app (so that the sidebar, drawn before the page, lists the model): the
+    # rerun shows the message left for it and the file as already loaded. (AppTest runs a page it
+    # switched to on its own, without the router's sidebar; the browser test checks the sidebar.)
+    assert "my lda.pt is loaded as **my-lda**." in [shown(c.value) for c in at.caption]
     at.selectbox(key="models_pick").set_value("my-lda")
     run(at)
     at.button(key="remove_model").click()

@@ -1,7 +1,8 @@
 """Upload errors as a newcomer meets them (issue 15, item 3), through Streamlit's AppTest: each is
 one sentence that names the file, says what was expected and what to do on the page (no parser
 text, no CLI flag, no traceback), and none loses the corpus or the models already there. Also the
-column "(automatic)" uses and a preview of the table's first rows, shown before preparing."""
+column "(automatic)" uses and a preview of the table's first rows, shown before preparing, and the
+"(none)" choice of the label and id pickers."""
 
 from __future__ import annotations
 
@@ -27,6 +28,20 @@ def test_a_png_renamed_csv_is_told_before_any_parser_and_keeps_the_corpus():
         "such a table in the box above"
     ), message
     assert_page_message(message, "picture.csv")
+    assert at.session_state["dataset"] is before
+
+
+def test_a_png_renamed_txt_is_told_as_the_tables_are_and_keeps_the_corpus():
+    at = new_app()
+    before = at.session_state["dataset"]
+    upload(at, ("picture.txt", PNG, "text/plain"))
+    (message,) = errors(at)
+    assert message == (
+        "picture.txt is not a text file: its bytes are not text (an image or other binary file?), and plain text "
+        "(one document per line, or the whole file as one document) was expected; upload such a file in the box "
+        "above"
+    ), message
+    assert_page_message(message, "picture.txt")
     assert at.session_state["dataset"] is before
 
 
@@ -102,3 +117,28 @@ def test_a_duplicate_id_names_the_column_and_the_picker():
                        "column in the Id column picker"), message
     assert_page_message(message, "dupes.csv")
     assert at.session_state["dataset"] is before
+    # The picker offers no id column at all: the documents are numbered.
+    assert at.selectbox(key="upload_id_column").options == ["(automatic)", "(none)", "id", "body"]
+    at.selectbox(key="upload_id_column").set_value("(none)")
+    at.number_input(key="opt_min_df").set_value(1)
+    at.slider(key="opt_test_fraction").set_value(0.0)
+    at.slider(key="opt_max_df").set_value(1.0)  # every document has the same five words
+    run(at)
+    at.button(key="prepare_upload").click()
+    run(at)
+    assert not errors(at) and at.session_state["dataset_name"] == "upload: dupes.csv"
+    assert at.session_state["dataset"].train.doc_ids == tuple(f"row-{i}" for i in range(1, 13))
+
+
+def test_the_label_picker_offers_no_labels():
+    at = new_app()
+    upload(at, ("planted.csv", planted_csv(), "text/csv"))
+    assert at.selectbox(key="upload_label_column").options == ["(automatic)", "(none)", "doc_id", "topic", "body"]
+    at.selectbox(key="upload_label_column").set_value("(none)")
+    at.number_input(key="opt_min_df").set_value(1)
+    run(at)
+    at.button(key="prepare_upload").click()
+    run(at)
+    ds = at.session_state["dataset"]
+    assert at.session_state["dataset_name"] == "upload: planted.csv" and not ds.train.has_labels
+    assert all(doc_id.startswith("d") for doc_id in ds.train.doc_ids)  # ids still from doc_id, automatically
