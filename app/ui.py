@@ -26,8 +26,8 @@ Streamlit drops the state of a widget that a run does not draw, so without it ev
 back to its default when the user visited another page and came back. With ``"session"`` the
 value is kept for the whole session, on the page and off it. Widgets whose options change (a
 model removed, another file's columns) fall back to their default when the kept value is no
-longer an option. File uploaders cannot be kept (the browser holds the file): the Corpus page
-keeps its staged copy instead."""
+longer an option. File uploaders cannot be kept (the browser holds the file): the Corpus and
+Score pages keep a staged copy instead (:class:`app.upload_widget.UploadBox`)."""
 
 
 @contextmanager

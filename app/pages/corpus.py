@@ -3,21 +3,20 @@ options; statistics of the corpus in use."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 
 import streamlit as st
 
 from app import charts, resources, settings, state, ui, uploads
-from corpora import CorpusError, Dataset
-from corpora.tables import NO_COLUMN
+from app.upload_widget import UploadBox
+from corpora import Dataset
 
 SOURCES = ("Demo corpus", "Upload files", "Prepared corpus folder")
-AUTO = "(automatic)"
-NONE = "(none)"
-UPLOAD_KEY = "corpus_upload"
-STAGED = "staged_upload"
-KEPT = "staged_upload_kept"
+UPLOAD = UploadBox(
+    label="Documents", key="corpus_upload", staged_key="staged_upload", forget_key="forget_upload",
+    picker_prefix="upload_", subfolder="upload",
+    label_help="Optional: a class per document (used for label accuracy). (none): no labels.",
+)
 
 
 def preprocessing_options():
@@ -72,88 +71,12 @@ def demo_input() -> None:
     )
 
 
-def staged_upload(files, came_back: bool) -> uploads.StagedUpload | None:
-    """The session's staged copy of the files in the upload widget (written once per upload).
-
-    The browser forgets the files of an upload widget its page stopped drawing; ``came_back``
-    (the widget is drawn afresh: the user visited another page or source and came back) keeps
-    the staged copy in use until the user uploads other files or forgets it."""
-    cached = st.session_state.get(STAGED)
-    if not files:
-        if cached is not None and not isinstance(cached[1], str) and (came_back or st.session_state.get(KEPT)):
-            st.session_state[KEPT] = True
-            return cached[1]
-        forget_upload()
-        return None
-    st.session_state.pop(KEPT, None)
-    signature = tuple((f.file_id, f.name, f.size) for f in files)
-    if cached is not None and cached[0] == signature:
-        if isinstance(cached[1], str):
-            raise CorpusError(cached[1])
-        return cached[1]
-    if cached is not None:  # a new upload replaces the previous one's files
-        shutil.rmtree(cached[2], ignore_errors=True)
-    limit = int(st.get_option("server.maxUploadSize")) * 1024 * 1024
-    root = state.folder().new_subfolder("upload")
-    try:
-        staged = uploads.stage_uploads([(f.name, f.getvalue()) for f in files], root, max_bytes=limit)
-    except CorpusError as exc:
-        st.session_state[STAGED] = (signature, str(exc), root)
-        raise
-    st.session_state[STAGED] = (signature, staged, root)
-    return staged
-
-
-def forget_upload() -> None:
-    """Drop the staged copy of the last upload and its files."""
-    st.session_state.pop(KEPT, None)
-    cached = st.session_state.pop(STAGED, None)
-    if cached is not None:
-        shutil.rmtree(cached[2], ignore_errors=True)
-
-
 def upload_input() -> tuple[uploads.StagedUpload | None, dict]:
-    """The upload widget and, for tables, the column pickers."""
-    came_back = UPLOAD_KEY not in st.session_state
-    files = st.file_uploader(
-        "Documents", accept_multiple_files=True, key=UPLOAD_KEY,
-        help=f"Upload {uploads.SUPPORTED}.",
-    )
-    st.caption(f"Accepted: {uploads.SUPPORTED}. Up to {st.get_option('server.maxUploadSize')} MB in all.")
-    staged = staged_upload(files, came_back)
-    if staged is None:
-        return None, {}
-    if st.session_state.get(KEPT):
-        c1, c2 = st.columns([4, 1])
-        c1.write(f"Still uploaded from before: {staged.describe()}. Upload files above to replace it.")
-        if c2.button("Forget this upload", key="forget_upload", icon=":material/delete:"):
-            forget_upload()
-            st.rerun()
-    else:
-        st.write(f"Uploaded: {staged.describe()}.")
-    columns = {}
-    if staged.kind == "lines":
-        whole = st.radio("This text file holds", ("one document per line", "one document"),
-                         horizontal=True, key="upload_lines_mode", persist_state=ui.KEEP)
-        if whole == "one document":
-            staged = uploads.as_single_document(staged)
-    if staged.is_table:
-        c1, c2, c3 = st.columns(3)
-        choices = (AUTO, *staged.columns)
-        text = c1.selectbox("Text column", choices, key="upload_text_column", persist_state=ui.KEEP)
-        label = c2.selectbox("Label column", (AUTO, NONE, *staged.columns), key="upload_label_column",
-                             persist_state=ui.KEEP,
-                             help="Optional: a class per document (used for label accuracy). (none): no labels.")
-        doc_id = c3.selectbox("Id column", (AUTO, NONE, *staged.columns), key="upload_id_column",
-                              persist_state=ui.KEEP, help="(none): the documents are numbered row-1, row-2, ...")
-        picked = {AUTO: None, NONE: NO_COLUMN}
-        columns = {
-            "text_column": None if text == AUTO else text,
-            "label_column": picked.get(label, label),
-            "id_column": picked.get(doc_id, doc_id),
-        }
+    """The upload box and, for a table, what "(automatic)" picks and its first rows."""
+    staged, columns = UPLOAD.draw()
+    if staged is not None and staged.is_table:
         table_preview(staged, columns)
-    if staged.kind in uploads.BAG_OF_WORDS:
+    if staged is not None and staged.kind in uploads.BAG_OF_WORDS:
         st.caption("Bag-of-words input: the tokenizer and vocabulary options do not apply; the test fraction does.")
     return staged, columns
 

@@ -6,33 +6,32 @@ download the table. The scoring is :func:`docmodel.new_documents.score_new_docum
 from __future__ import annotations
 
 import io
-import shutil
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app import charts, state, text_view, ui, uploads
+from app.upload_widget import UploadBox
 from corpora import CorpusError
 from corpora.errors import ColumnError, NoDocumentsLeft
-from corpora.tables import NO_COLUMN
 from docmodel.explain import attributed_segments, token_spans, unit_label, word_attribution
 from docmodel.models import model_kind
 from docmodel.new_documents import score_new_documents
 
 MODEL = "score_model"
 TOP = "score_top"
-UPLOAD_KEY = "score_upload"
-STAGED = "score_staged_upload"
-KEPT = "score_staged_upload_kept"
 RESULT = "score_result"
 DOC = "score_doc"
 TABLE = "score_table"
-AUTO = "(automatic)"
-NONE = "(none)"
 LEGEND_UNITS = 8
 WIDE = {"top_units": st.column_config.TextColumn("top units", width="large"),
         "perplexity_bound": st.column_config.NumberColumn("perplexity (bound)", format="%.1f")}
+UPLOAD = UploadBox(
+    label="Documents to score", key="score_upload", staged_key="score_staged_upload",
+    forget_key="score_forget_upload", picker_prefix="score_", subfolder="score-upload",
+    label_help="Optional: a class per document, shown in the table. (none): no labels.",
+)
 
 
 def pick_model(entries: dict[str, state.ModelEntry]) -> state.ModelEntry:
@@ -59,81 +58,10 @@ def tokenizer_note(entry: state.ModelEntry) -> str:
             "settings (English stop words, words of letters).")
 
 
-def staged_upload(files, came_back: bool) -> uploads.StagedUpload | None:
-    """The session's staged copy of the uploaded files (written once per upload), kept as the
-    Corpus page keeps its own: the browser forgets the files of an upload widget its page stopped
-    drawing, so when the user comes back (``came_back``) the staged copy stays in use until other
-    files are uploaded or it is forgotten. A failed upload's message is told again until then."""
-    cached = st.session_state.get(STAGED)
-    if not files:
-        if cached is not None and not isinstance(cached[1], str) and (came_back or st.session_state.get(KEPT)):
-            st.session_state[KEPT] = True
-            return cached[1]
-        forget_upload()
-        return None
-    st.session_state.pop(KEPT, None)
-    signature = tuple((f.file_id, f.name, f.size) for f in files)
-    if cached is not None and cached[0] == signature:
-        if isinstance(cached[1], str):
-            raise CorpusError(cached[1])
-        return cached[1]
-    forget_upload()
-    limit = int(st.get_option("server.maxUploadSize")) * 1024 * 1024
-    root = state.folder().new_subfolder("score-upload")
-    try:
-        staged = uploads.stage_uploads([(f.name, f.getvalue()) for f in files], root, max_bytes=limit)
-    except CorpusError as exc:
-        st.session_state[STAGED] = (signature, str(exc), root)
-        raise
-    st.session_state[STAGED] = (signature, staged, root)
-    return staged
-
-
-def forget_upload() -> None:
-    st.session_state.pop(KEPT, None)
-    cached = st.session_state.pop(STAGED, None)
-    if cached is not None:
-        shutil.rmtree(cached[2], ignore_errors=True)
-
-
 def upload_input() -> tuple[uploads.StagedUpload | None, dict]:
-    """The upload widget and, for tables, the column pickers (as on the Corpus page)."""
-    came_back = UPLOAD_KEY not in st.session_state
-    files = st.file_uploader("Documents to score", accept_multiple_files=True, key=UPLOAD_KEY,
-                             help=f"Upload {uploads.SUPPORTED}.")
-    st.caption(f"Accepted: {uploads.SUPPORTED}. Up to {st.get_option('server.maxUploadSize')} MB in all.")
-    staged = staged_upload(files, came_back)
-    if staged is None:
-        return None, {}
-    if st.session_state.get(KEPT):
-        c1, c2 = st.columns([4, 1])
-        c1.write(f"Still uploaded from before: {staged.describe()}. Upload files above to replace it.")
-        if c2.button("Forget this upload", key="score_forget_upload", icon=":material/delete:"):
-            forget_upload()
-            st.rerun()
-    else:
-        st.write(f"Uploaded: {staged.describe()}.")
-    columns = {}
-    if staged.kind == "lines":
-        whole = st.radio("This text file holds", ("one document per line", "one document"),
-                         horizontal=True, key="score_lines_mode", persist_state=ui.KEEP)
-        if whole == "one document":
-            staged = uploads.as_single_document(staged)
-    if staged.is_table:
-        c1, c2, c3 = st.columns(3)
-        choices = (AUTO, *staged.columns)
-        text = c1.selectbox("Text column", choices, key="score_text_column", persist_state=ui.KEEP)
-        label = c2.selectbox("Label column", (AUTO, NONE, *staged.columns), key="score_label_column",
-                             persist_state=ui.KEEP, help="Optional: a class per document, shown in the table. "
-                             "(none): no labels.")
-        doc_id = c3.selectbox("Id column", (AUTO, NONE, *staged.columns), key="score_id_column",
-                              persist_state=ui.KEEP, help="(none): the documents are numbered row-1, row-2, ...")
-        picked = {AUTO: None, NONE: NO_COLUMN}
-        columns = {
-            "text_column": None if text == AUTO else text,
-            "label_column": picked.get(label, label),
-            "id_column": picked.get(doc_id, doc_id),
-        }
+    """The upload box (as on the Corpus page) and, for a table, its first rows."""
+    staged, columns = UPLOAD.draw()
+    if staged is not None and staged.is_table:
         with st.expander(f"The first rows of {ui.md(staged.names[0])}"):
             st.dataframe(uploads.preview_table(staged), hide_index=True, width="stretch")
     return staged, columns

@@ -92,8 +92,11 @@ def test_stopping_docmodel_app_stops_its_streamlit_server(tmp_path, signal_name)
     with open(log, "wb") as out:
         # Its own session, so that the signal reaches only the parent (as from a harness or
         # `kill PID`) and so that the clean-up below can reach anything it left behind.
+        # SIGINT at its default: a shell starting the tests in the background passes it ignored,
+        # and Python then never turns it into KeyboardInterrupt.
         proc = subprocess.Popen([sys.executable, "-m", "docmodel", "app", "--port", str(port)],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_until_serving(proc, port, log)
         children = descendants(proc.pid)

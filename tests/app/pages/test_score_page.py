@@ -172,6 +172,27 @@ def test_settings_are_kept_across_pages(trained):
     assert_settings_kept(trained, "pages/score.py", "pages/corpus.py")
 
 
+def test_an_upload_and_its_column_choices_are_kept_across_pages_until_forgotten(trained):
+    """The Corpus page's upload box: the browser forgets the files when the page changes; the staged
+    copy and the pickers' values stay until the upload is forgotten."""
+    at = trained
+    at.switch_page("pages/score.py")
+    run(at)
+    at.file_uploader(key="score_upload").set_value(("new.csv", new_csv(), "text/csv"))
+    run(at)
+    assert "Uploaded: a CSV table with columns doc_id, body." in [shown(m.value) for m in at.markdown]
+    assert at.selectbox(key="score_label_column").options == ["(automatic)", "(none)", "doc_id", "body"]
+    kept = assert_settings_kept(at, "pages/score.py", "pages/corpus.py")
+    assert {"score_text_column", "score_label_column", "score_id_column"} <= set(kept)
+    text = " ".join(shown(m.value) for m in at.markdown)
+    assert "Still uploaded from before: a CSV table with columns doc_id, body." in text, text
+    assert not at.button(key="score_documents").disabled
+    at.button(key="score_forget_upload").click()
+    run(at)
+    assert at.button(key="score_documents").disabled
+    assert "score_staged_upload" not in at.session_state
+
+
 def test_a_workspace_without_models_points_to_the_train_page():
     at = new_app()
     at.switch_page("pages/score.py")
