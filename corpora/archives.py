@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from corpora.documents import Document
-from corpora.errors import CorpusError
+from corpora.errors import CorpusError, NoDocumentsLeft
 from corpora.rawtext import is_hidden, layout_documents, read_text_file
 
 MAX_MEMBERS = 100_000
@@ -90,7 +90,7 @@ def load_archive(
         text, reason = read_text_file(raw, name, encoding=encoding, skip_non_text=skip_non_text)
         entries.append((parts, text, reason))
     if not entries:
-        raise CorpusError(f"no documents in {path}: the archive holds no files")
+        raise NoDocumentsLeft(f"no documents in {path}: the archive holds no files", "no_documents")
     tops = {parts[0] for parts, _, _ in entries}
     if len(tops) == 1 and all(len(parts) > 1 for parts, _, _ in entries):
         entries = [(parts[1:], text, reason) for parts, text, reason in entries]

@@ -12,8 +12,10 @@ class NoDocumentsLeft(CorpusError):
     Attributes
     ----------
     reason : {"no_documents", "too_short", "empty_vocabulary", "filtered"}
-        The source holds no documents; every document had too few tokens; the vocabulary built
-        is empty; or documents were left without a vocabulary word.
+        The source holds no documents (an empty bag-of-words file, a folder or archive without
+        files, a text file of blank lines: the message names the path, which a front end that
+        staged the source itself replaces with the user's names); every document had too few
+        tokens; the vocabulary built is empty; or documents were left without a vocabulary word.
     """
 
     def __init__(self, message: str, reason: str = "filtered"):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from corpora.archives import load_archive
 from corpora.documents import Document
-from corpora.errors import CorpusError
+from corpora.errors import CorpusError, NoDocumentsLeft
 from corpora.rawtext import (
     check_encoding,
     decode_bytes,
@@ -264,7 +264,7 @@ def load_documents(
         documents = line_documents(decode_bytes(read_bytes(path), name, encoding))
         skipped = []
         if not documents:
-            raise CorpusError(f"no documents in {name}: every line is blank")
+            raise NoDocumentsLeft(f"no documents in {name}: every line is blank", "no_documents")
     if not documents:
         raise CorpusError(
             f"no documents in {name}: all {len(skipped)} files were skipped as not text "

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from corpora.documents import Document
-from corpora.errors import CorpusError
+from corpora.errors import CorpusError, NoDocumentsLeft
 
 SNIFF_BYTES = 4096
 """How much of a file the is-it-text rule looks at."""
@@ -309,8 +309,8 @@ def load_folder(
                 )
             files.append((parts, path))
     if not files:
-        raise CorpusError(
-            f"no documents in {root}: the folder has no files (hidden ones are ignored)"
+        raise NoDocumentsLeft(
+            f"no documents in {root}: the folder has no files (hidden ones are ignored)", "no_documents"
         )
     entries = []
     for parts, path in files:

@@ -46,7 +46,8 @@ class ScoredDocuments:
     n_tokens, n_tokens_outside_vocabulary : int
         Tokens of the scored documents in the model's vocabulary, and tokens outside it.
     n_no_tokens : int
-        Documents left out with no token at all (empty, or only stop words).
+        Documents left out with too few tokens: none at all (empty, or only stop words), or fewer
+        than the corpus's ``min_doc_tokens`` when it was prepared with more than 1.
     n_no_vocabulary_word : int
         Documents left out whose tokens are all outside the vocabulary.
     """
@@ -67,11 +68,13 @@ class ScoredDocuments:
 
 def tokenizer_options(saved: Mapping | None = None) -> PrepareOptions:
     """prepare's options for new documents: the tokenizer settings of the model's corpus
-    (``Dataset.info["options"]``; None: prepare's defaults), every document kept in one split.
-    The corpus's vocabulary filters do not apply: the model's vocabulary is fixed."""
+    (``Dataset.info["options"]``; None: prepare's defaults) and its ``min_doc_tokens``, every
+    document kept in one split. The corpus's vocabulary filters do not apply: the model's
+    vocabulary is fixed. Its shortest-document rule does, so that its own test posts, read raw,
+    are the documents of its prepared test split."""
     names = {f.name for f in fields(TokenizerConfig)}
     given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (saved or {}).items() if k in names}
-    return PrepareOptions(**given, test_fraction=0.0, min_doc_tokens=1)
+    return PrepareOptions(**given, test_fraction=0.0, min_doc_tokens=(saved or {}).get("min_doc_tokens", 1))
 
 
 def document_table(model, corpus: Corpus, *, top: int = 3, seed: int = 0) -> pd.DataFrame:
@@ -162,9 +165,18 @@ def score_new_documents(
     try:
         dataset = prepare(source, vocabulary=vocabulary, options=prepare_options, **loader_kwargs)
     except NoDocumentsLeft as exc:
+        where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "the documents"
+        if exc.reason == "too_short":  # prepare's message is about a training split and its flags
+            least = prepare_options.min_doc_tokens
+            raise NoDocumentsLeft(
+                f"no document of {where} has a word once tokenized: they are empty or hold only stop words, "
+                "numbers or punctuation" if least == 1 else
+                f"no document of {where} has {least} words once tokenized, the fewest the model's corpus kept "
+                "(stop words, numbers and punctuation do not count)",
+                "too_short",
+            ) from None
         if exc.reason != "filtered":
             raise
-        where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "the documents"
         raise NoDocumentsLeft(
             f"no document of {where} has a word of the model's vocabulary ({len(vocabulary):,} words); "
             "check that they are in the model's language and tokenized as the model's corpus was",

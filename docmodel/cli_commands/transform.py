@@ -29,7 +29,10 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--top", type=int, default=3, help="top units listed per document (default 3)")
     p.add_argument("--input-format", metavar="F", help="source format (default: detected)")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of the source (default utf-8)")
+    p.add_argument(
+        "--encoding", default="auto",
+        help="text encoding of the source (default auto: UTF-8, else Latin-1, as 'docmodel prepare')",
+    )
     p.add_argument("--text-column", metavar="C", help="table column holding the text")
     p.add_argument("--label-column", metavar="C", help="table column holding the label")
     p.add_argument("--id-column", metavar="C", help="table column holding the document id")
@@ -75,13 +78,17 @@ def run(args) -> int:
             label_column=args.label_column, id_column=args.id_column,
         )
     except NoDocumentsLeft as exc:
+        if exc.reason == "too_short":
+            raise CorpusError(f"{exc}; give documents with more text (for a table, check --text-column)") from None
         if exc.reason != "filtered":
             raise
         raise CorpusError(f"{exc} (with --corpus, check that it names the corpus the model was trained on)") from None
     write_table(scored.table, out, out_format(out, args.format))
     print(f"{len(scored.table):,} documents scored with the {model.kind} model ({model.n_units_} units); wrote {out}")
     print(f"{scored.n_tokens:,} tokens in the model's vocabulary, {scored.n_tokens_outside_vocabulary:,} outside it")
-    if scored.n_left_out:
-        n = scored.n_left_out
-        print(f"{n:,} document{'' if n == 1 else 's'} left out: no word of the model's vocabulary")
+    least = scored.options["min_doc_tokens"]
+    for n, why in ((scored.n_no_tokens, "no word at all" if least == 1 else f"fewer than {least} words"),
+                   (scored.n_no_vocabulary_word, "no word of the model's vocabulary")):
+        if n:
+            print(f"{n:,} document{'' if n == 1 else 's'} left out: {why}")
     return 0
