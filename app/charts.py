@@ -71,6 +71,26 @@ def training_curves(history: pd.DataFrame, x: str = "seconds") -> alt.Chart:
     )
 
 
+def sweep_curve(points: pd.DataFrame) -> alt.Chart:
+    """The best validation bound perplexity against the number of units (log scale), one line per
+    model (columns ``model``, ``units``, ``val_perplexity_bound``)."""
+    units = sorted(int(u) for u in points["units"].unique())
+    return (
+        alt.Chart(points)
+        .mark_line(point=alt.OverlayMarkDef(size=60))
+        .encode(
+            x=alt.X("units:Q", title="latent units / topics (log scale)", scale=alt.Scale(type="log"),
+                    axis=alt.Axis(values=units, format="d")),
+            y=alt.Y("val_perplexity_bound:Q", title="best validation perplexity (bound)", scale=alt.Scale(zero=False),
+                    axis=alt.Axis(format=",.0f")),
+            color=alt.Color("model:N", title="model", scale=MODELS),
+            tooltip=["model:N", "units:Q",
+                     alt.Tooltip("val_perplexity_bound:Q", format=",.1f", title="validation perplexity (bound)")],
+        )
+        .properties(height=300)
+    )
+
+
 def perplexity_scatter(points: pd.DataFrame, x_name: str, y_name: str) -> alt.LayerChart:
     """Per-document bound perplexity of two models, with the diagonal; clicking selects a point
     (selection parameter :data:`SCATTER_SELECTION`, field ``doc``)."""

@@ -14,7 +14,8 @@ that is gone. :func:`recover`, run once when a server starts on the data directo
 again: a queued job from the start; a running one whose estimator saves a resume state (the
 SBN's ``fit(state_path=..., resume=True)``, as ``docmodel train --resume``) from its last saved
 state, reaching the result the uninterrupted run would have; one of a kind without such state is
-marked ``interrupted`` and the user is told to train it again. No streamlit here: tests and
+marked ``interrupted`` and the user is told to train it again, and so is a sweep
+(:mod:`app.sweep_job`), whose finished models are kept. No streamlit here: tests and
 other processes drive jobs directly.
 """
 
@@ -266,6 +267,11 @@ def _recover_one(ws: Workspace, record: dict, scheduler: Scheduler, state_every_
         runs.drop_data(ws, run_id)
 
     kept = [n for n, m in ws.models().items() if m.get("run") == run_id]
+    if record.get("job") == runs.SWEEP:  # (app.sweep_job): its finished pairs' models are in the workspace
+        some = f"the models it had finished are kept ({', '.join(kept)})" if kept else "no model had finished"
+        mark(status=INTERRUPTED, models=kept,
+             error=f"the server stopped during the sweep; {some}. Run the sweep again for the others.")
+        return f"{name}: interrupted"
     if kept:  # the model was written just before the server stopped
         mark(status=DONE, error="", model=kept[0])
         return f"{name}: finished before the server stopped"

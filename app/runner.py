@@ -223,13 +223,18 @@ class TrainingRun:
     def ended(self) -> None:
         """Called in the training thread once the run has ended (whatever its status)."""
 
+    def train(self) -> None:
+        """The work of the thread: ``fit`` the estimator, reporting through :meth:`_callback`
+        (a sweep, :mod:`app.sweep_job`, trains several models here)."""
+        self.estimator.fit(self.X, vocabulary=self.vocabulary, X_val=self.X_val, callback=self._callback,
+                           **self.fit_options)
+
     def _train(self) -> None:
         status, error = DONE, ""
         JOBS.add(self)
         try:
             with threads.job_share(*JOBS.share(self)):
-                self.estimator.fit(self.X, vocabulary=self.vocabulary, X_val=self.X_val, callback=self._callback,
-                                   **self.fit_options)
+                self.train()
             if self._cancel.is_set():
                 status = CANCELLED
         except CorpusError as exc:

@@ -64,6 +64,20 @@ def parse_layers(text: str) -> tuple[int, ...]:
     return layers
 
 
+def parse_sizes(text: str, most: int = 2000) -> tuple[int, ...]:
+    """"10, 20, 50" -> (10, 20, 50): the sizes a sweep tries (latent units / topics), each once."""
+    parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
+    if not parts or not all(p.isdigit() and 1 <= int(p) <= most for p in parts):
+        raise CorpusError(
+            f"Sizes must be whole numbers from 1 to {most} separated by commas, such as 10, 20, 50; got {text!r}."
+        )
+    sizes = [int(p) for p in parts]
+    repeated = sorted({k for k in sizes if sizes.count(k) > 1})
+    if repeated:
+        raise CorpusError(f"Each size may be given only once; {text!r} repeats {', '.join(map(str, repeated))}.")
+    return tuple(sizes)
+
+
 def sbn_estimator(
     *,
     layers: tuple[int, ...],

@@ -25,6 +25,7 @@ import streamlit as st
 from app import workspace as workspaces
 from app.jobs import SCHEDULER, new_job
 from app.runner import CANCELLED, DONE, INTERRUPTED
+from app.sweep_job import announcement, new_sweep_job
 from app.text_view import markdown_escape
 from corpora import Corpus, CorpusError, Dataset
 from docmodel.compare import CompareSettings
@@ -39,6 +40,7 @@ EVALUATIONS = "evaluations"
 TRAINING = "training_run"
 FOLDER = "session_folder"
 EXPLORE_DOC_REQUEST = "explore_doc_request"
+EXPLORE_MODEL = "explore_model"  # the Explore page's model (other pages open a model there)
 MESSAGES = "flash_messages"
 CACHE = "derived_cache"
 WORKSPACE = "workspace"
@@ -340,6 +342,21 @@ def start_training(name: str, estimator, X, X_val, vocabulary, settings: dict, m
     return job
 
 
+def start_sweep(settings):
+    """Queue a sweep over the number of units of the corpus (:mod:`app.sweep_job`, settings a
+    :class:`docmodel.sweep.SweepSettings`); raises a CorpusError when refused (no test split,
+    over the quota, or a job of this workspace still going)."""
+    ws = workspace()
+    job = new_sweep_job(ws, dataset(), settings)
+    try:
+        SCHEDULER.submit(job)
+    except BaseException:
+        runs.remove_run(ws, job.run_id)
+        raise
+    st.session_state[TRAINING] = job
+    return job
+
+
 def flash(kind: str, text: str) -> None:
     """A message to show once on the next run (after ``st.rerun``)."""
     st.session_state[MESSAGES].append((kind, text))
@@ -427,7 +444,9 @@ def collect_training() -> str | None:
             continue  # another tab told it
         status = record["status"]
         name = markdown_escape(record.get("model") or record.get("name", ""))
-        if status in (DONE, CANCELLED):
+        if record.get("job") == runs.SWEEP:
+            flash(*announcement(record))
+        elif status in (DONE, CANCELLED):
             note = " (cancelled: the best model so far was kept)" if status == CANCELLED else ""
             if status == CANCELLED and not record.get("model"):
                 flash("info", f"Training {name} was cancelled before it started.")

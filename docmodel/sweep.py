@@ -11,7 +11,10 @@ test split); the test figures are reported as results.
 Each finished pair is saved at once (its model, and its figures appended to ``sweep.json``), so
 an interrupted sweep keeps what it finished and a rerun with the same settings trains only the
 missing pairs. ``sweep.md`` (a table with sizes as rows, a generated reading of the choice) and
-the PNG plots (matplotlib, Agg canvas) are made from ``sweep.json`` alone.
+the PNG plots (matplotlib, Agg canvas) are made from ``sweep.json`` alone. The pieces of
+:func:`run_sweep` (:func:`sweep_data`, :func:`new_sweep`, :func:`train_pair`,
+:func:`measure_pair`) let another driver, the app's background sweep, run the same pairs and keep
+each model where it likes.
 """
 
 from __future__ import annotations
@@ -154,6 +157,87 @@ def _write_json(sweep_dir: Path, sweep: dict) -> None:
     write_text(sweep_dir / SWEEP_FILE, json.dumps(sweep, indent=2, allow_nan=True))
 
 
+@dataclass(frozen=True)
+class SweepData:
+    """The documents every pair of a sweep learns from: the training split without its empty
+    documents, cut as ``docmodel compare`` cuts it (:func:`docmodel.compare.validation_split`).
+
+    Attributes
+    ----------
+    X_train : scipy.sparse.csr_matrix, shape (n_docs_train, n_words)
+    X_val : scipy.sparse.csr_matrix, shape (n_docs_val, n_words)
+        Held out for validation and early stopping; the size is chosen on them.
+    n_empty : int
+        Empty training documents dropped.
+    """
+
+    X_train: object
+    X_val: object
+    n_empty: int
+
+
+def sweep_data(dataset, settings: SweepSettings) -> SweepData:
+    """The training and validation documents of a sweep of ``dataset``.
+
+    Raises
+    ------
+    ModelError
+        No test split, or too few training documents to hold some out.
+    """
+    if dataset.test is None or dataset.test.n_docs == 0:
+        raise ModelError("sweep needs a corpus with a test split; prepare it with a test split (--test-fraction)")
+    train, n_empty = dataset.train.drop_empty()
+    train_rows, val_rows = validation_split(train.n_docs, settings.compare.n_val_docs, settings.compare.seed)
+    return SweepData(train.X[train_rows], train.X[val_rows], int(n_empty))
+
+
+def new_sweep(dataset, settings: SweepSettings, data: SweepData, corpus_dir: str | Path | None = None) -> dict:
+    """A sweep with no pair finished yet, in the form of ``sweep.json``."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "settings": settings.to_dict(),
+        "corpus": {
+            "path": None if corpus_dir is None else str(corpus_dir),
+            "fingerprint": corpus_fingerprint(dataset),
+            "n_words": len(dataset.vocabulary),
+            "n_docs_train": int(data.X_train.shape[0]),
+            "n_docs_val": int(data.X_val.shape[0]),
+            "n_docs_train_empty_dropped": data.n_empty,
+            "n_docs_test": int(dataset.test.n_docs),
+            "n_tokens_test": int(dataset.test.n_tokens),
+            "has_labels": bool(dataset.test.has_labels),
+        },
+        "pairs": [],
+    }
+
+
+def train_pair(dataset, data: SweepData, settings: SweepSettings, name: str, n_units: int,
+               callback: Callable | None = None):
+    """Train model ``name`` (a name of :data:`docmodel.models.VARIANTS`) with ``n_units`` units,
+    with the sweep's seed and time budget per pair; ``callback`` as the estimator's ``fit`` takes
+    it (returning True stops training, keeping the best parameters so far)."""
+    model = build_model(name, settings.at(n_units), settings.budget_seconds)
+    model.fit(data.X_train, vocabulary=dataset.vocabulary, X_val=data.X_val, callback=callback)
+    return model
+
+
+def measure_pair(dataset, settings: SweepSettings, name: str, n_units: int, model,
+                 model_dir: str | None = None) -> dict:
+    """The entry of a trained pair in ``sweep["pairs"]``: ``model``, ``n_units``, ``label``,
+    ``model_dir`` (where it is saved, or None), ``budget_seconds`` and the ``figures`` of
+    :func:`docmodel.compare.model_figures` on the test split."""
+    figures, _ = model_figures(model, dataset, settings.at(n_units))
+    return {
+        "model": name,
+        "n_units": n_units,
+        "label": model_label(name, model),
+        "model_dir": model_dir,
+        "budget_seconds": settings.budget_seconds,
+        "figures": figures,
+    }
+
+
 def run_sweep(
     dataset,
     sweep_dir: str | Path,
@@ -190,36 +274,15 @@ def run_sweep(
     ModelError
         No test split, too few training documents, or ``sweep_dir`` holds another sweep.
     """
-    if dataset.test is None or dataset.test.n_docs == 0:
-        raise ModelError("sweep needs a corpus with a test split; prepare it with a test split (--test-fraction)")
+    data = sweep_data(dataset, settings)
     sweep_dir = Path(sweep_dir)
-    train, n_empty = dataset.train.drop_empty()
-    train_rows, val_rows = validation_split(train.n_docs, settings.compare.n_val_docs, settings.compare.seed)
-    X_train, X_val = train.X[train_rows], train.X[val_rows]
-    fingerprint = corpus_fingerprint(dataset)
     recorded = load_sweep(sweep_dir)
     if recorded is not None:
         # Compared as JSON, the form they were recorded in (tuples become lists).
-        _check_same(sweep_dir, recorded, json.loads(json.dumps(settings.to_dict())), fingerprint)
+        _check_same(sweep_dir, recorded, json.loads(json.dumps(settings.to_dict())), corpus_fingerprint(dataset))
         sweep = recorded
     else:
-        sweep = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "settings": settings.to_dict(),
-            "corpus": {
-                "path": None if corpus_dir is None else str(corpus_dir),
-                "fingerprint": fingerprint,
-                "n_words": len(dataset.vocabulary),
-                "n_docs_train": int(len(train_rows)),
-                "n_docs_val": int(len(val_rows)),
-                "n_docs_train_empty_dropped": int(n_empty),
-                "n_docs_test": int(dataset.test.n_docs),
-                "n_tokens_test": int(dataset.test.n_tokens),
-                "has_labels": bool(dataset.test.has_labels),
-            },
-            "pairs": [],
-        }
+        sweep = new_sweep(dataset, settings, data, corpus_dir)
     done = {(p["model"], p["n_units"]) for p in sweep["pairs"]}
     todo = [pair for pair in settings.pairs() if pair not in done]
     if done:
@@ -227,21 +290,10 @@ def run_sweep(
     budget = settings.budget_seconds
     for name, size in todo:
         logger.info("training %s with %d units (%s)", name, size, f"{budget:.0f} s budget" if budget else "no time budget")
-        at = settings.at(size)
-        model = build_model(name, at, budget)
-        callback = callback_factory(name, size) if callback_factory else None
         started = time.perf_counter()
-        model.fit(X_train, vocabulary=dataset.vocabulary, X_val=X_val, callback=callback)
+        model = train_pair(dataset, data, settings, name, size, callback_factory(name, size) if callback_factory else None)
         model.save(sweep_dir / pair_dir(name, size))
-        figures, _ = model_figures(model, dataset, at)
-        sweep["pairs"].append({
-            "model": name,
-            "n_units": size,
-            "label": model_label(name, model),
-            "model_dir": pair_dir(name, size),
-            "budget_seconds": budget,
-            "figures": figures,
-        })
+        sweep["pairs"].append(measure_pair(dataset, settings, name, size, model, pair_dir(name, size)))
         _write_json(sweep_dir, sweep)
         write_outputs(sweep_dir, sweep, plots=False)
         logger.info("%s with %d units done in %.0f s", name, size, time.perf_counter() - started)

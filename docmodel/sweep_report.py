@@ -141,7 +141,8 @@ COLUMNS = (
 )
 
 
-def _columns(sweep: dict) -> tuple:
+def table_columns(sweep: dict) -> tuple:
+    """The :data:`COLUMNS` of a sweep's table (label accuracy only for a labelled corpus)."""
     has_labels = sweep["corpus"].get("has_labels")
     return tuple(c for c in COLUMNS if c[0] != "label_accuracy" or has_labels)
 
@@ -153,7 +154,7 @@ def _cell(value, fmt: str) -> str:
 def sweep_rows(sweep: dict) -> tuple[list[str], list[str], list[list[str]]]:
     """The table of a sweep: group titles (one per column), column titles, and one row of cells
     per size (the size first; ``-`` for a pair not finished)."""
-    columns = _columns(sweep)
+    columns = table_columns(sweep)
     names = labels(sweep)
     models = sweep["settings"]["models"]
     grids = {key: figure_grid(sweep, key) for key, _, _ in columns}

@@ -27,7 +27,7 @@ UNIT = "explore_unit"
 DOC = "explore_doc"
 SPLIT = "explore_split"
 RELEVANCE = "explore_relevance"
-MODEL = "explore_model"
+MODEL = state.EXPLORE_MODEL
 BESIDE = "explore_beside"
 LEGEND_UNITS = 8
 WIDE = {"top words": st.column_config.TextColumn(width="large"), "snippet": st.column_config.TextColumn(width="large"),

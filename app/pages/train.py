@@ -1,14 +1,16 @@
-"""Train page: the SBN's and LDA's settings, one box for the other models of the registry,
-training in the background with live progress, cancel."""
+"""Train page: the SBN's and LDA's settings, one box for the other models of the registry, a
+sweep over the number of units (:mod:`app.sweep_view`), training in the background with live
+progress, cancel."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from app import charts, settings, state, ui
+from app import charts, settings, state, sweep_view, ui
 from app.jobs import SCHEDULER
 from app.runner import QUEUED, RUNNING
+from app.sweep_job import SweepJob
 from docmodel.compare import CompareSettings
 from docmodel.models import REGISTRY
 from docmodel.models.sbn import PRESETS
@@ -246,7 +248,8 @@ def _progress() -> None:
     if p.status not in (RUNNING, QUEUED):
         if state.collect_training() is not None:
             st.rerun(scope="app")
-    st.markdown(f"#### Training {ui.md(run.name)}")
+    sweeping = isinstance(run, SweepJob)
+    st.markdown("#### Sweeping the number of units" if sweeping else f"#### Training {ui.md(run.name)}")
     if run.note:
         st.caption(ui.md(run.note))
     if p.status == QUEUED:
@@ -258,6 +261,9 @@ def _progress() -> None:
         if st.button("Cancel (remove from the queue)", key="cancel_training", icon=":material/stop_circle:"):
             SCHEDULER.cancel(run)
             st.rerun(scope="app")
+        return
+    if sweeping:
+        sweep_view.progress(run, p)
         return
     parts = [f"{100 * p.fraction:.0f} %", epochs_text(p)]
     if p.docs_seen:
@@ -337,10 +343,14 @@ with left:
 with right:
     lda_settings()
 other_settings()
+sweep_view.settings_box(busy)
 
 run = st.session_state.get(state.TRAINING)
 active = run is not None and not run.finished
 st.fragment(progress_panel, run_every=1.0 if active else None)()
+if not (active and isinstance(run, SweepJob)):  # (a running sweep shows its chart above)
+    with ui.page_errors("showing the sweep"):
+        sweep_view.results()
 
 st.subheader("Models in this session")
 models_table()

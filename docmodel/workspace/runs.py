@@ -26,6 +26,10 @@ from docmodel.workspace.store import KEY_PATTERN, Workspace, WorkspaceError, new
 RUN_FORMAT = "docmodel-run"
 QUEUED, RUNNING, DONE, CANCELLED, FAILED, INTERRUPTED = "queued", "running", "done", "cancelled", "failed", "interrupted"
 ACTIVE = (QUEUED, RUNNING)
+TRAIN, SWEEP = "train", "sweep"
+"""What a run does (its record's ``job``): train one model, or sweep the number of units
+(several models, each kept in the workspace as it finishes; its data stay in the workspace's
+corpus, so it has no data files and cannot be started again)."""
 STATE_FILE = "train_state.pt"
 DATA_FILES = ("train.npz", "val.npz", "vocab.json", STATE_FILE)
 
@@ -36,8 +40,8 @@ def run_folder(ws: Workspace, run_id: str) -> Path:
     return ws.path / "runs" / run_id
 
 
-def create_run(ws: Workspace, *, name: str, kind: str, params: dict | None, settings: dict, max_epochs: int,
-               max_seconds: float | None, X, X_val, words) -> dict:
+def create_run(ws: Workspace, *, name: str, kind: str | None, params: dict | None, settings: dict, max_epochs: int,
+               max_seconds: float | None, X, X_val, words, job: str = TRAIN) -> dict:
     """Write a new run's data and its record (status ``queued``, owned by this process).
 
     Parameters
@@ -45,17 +49,22 @@ def create_run(ws: Workspace, *, name: str, kind: str, params: dict | None, sett
     params : dict or None
         The estimator's ``get_params()`` when they are plain JSON (then the run can be started
         again by another process), else None.
-    X, X_val : sparse matrices, shape (n_docs, n_words), (n_val, n_words)
+    X, X_val : sparse matrices, shape (n_docs, n_words), (n_val, n_words), or None
+        None (a sweep): no data files are written.
     words : sequence of str, length n_words
+    job : str
+        :data:`TRAIN` or :data:`SWEEP`.
     """
     run_id = new_key()
     folder = run_folder(ws, run_id)
     folder.mkdir(parents=True)
-    for file_name, matrix in (("train.npz", X), ("val.npz", X_val)):
-        atomic_write(folder / file_name, lambda f, m=matrix: sp.save_npz(f, sp.csr_matrix(m), compressed=True))
-    write_json(folder / "vocab.json", list(words) if words is not None else None)
+    if X is not None:
+        for file_name, matrix in (("train.npz", X), ("val.npz", X_val)):
+            atomic_write(folder / file_name, lambda f, m=matrix: sp.save_npz(f, sp.csr_matrix(m), compressed=True))
+        write_json(folder / "vocab.json", list(words) if words is not None else None)
     record = {
-        "format": RUN_FORMAT, "id": run_id, "name": name, "kind": kind, "params": params, "settings": settings,
+        "format": RUN_FORMAT, "id": run_id, "job": job, "name": name, "kind": kind, "params": params,
+        "settings": settings,
         "max_epochs": int(max_epochs), "max_seconds": max_seconds, "status": QUEUED, "error": "", "note": "",
         "history": [], "owner": this_process(), "created": time.time(), "started": None, "ended": None,
         "resumes": 0, "model": None, "announced": False,

@@ -43,6 +43,7 @@ from docmodel.workspace.files import (
 FORMAT = "docmodel-workspace"
 FORMAT_VERSION = 1
 INDEX = "index.json"
+SWEEP = "sweep.json"
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 KEY_PATTERN = re.compile(r"[0-9a-f]{16}")
 CORPUS_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -265,6 +266,7 @@ class Workspace:
         if isinstance(old, dict) and CORPUS_PATTERN.fullmatch(str(old.get("id", ""))):
             shutil.rmtree(self.path / "corpus" / old["id"], ignore_errors=True)
         shutil.rmtree(self.path / "evaluations", ignore_errors=True)
+        (self.path / SWEEP).unlink(missing_ok=True)  # its figures are of the old corpus too
         return record
 
     def load_corpus(self, record: dict):
@@ -370,3 +372,18 @@ class Workspace:
             except (OSError, ValueError):
                 continue  # measured again on the Compare page
         return out
+
+    # ---- sweep ------------------------------------------------------------------------------
+    def save_sweep(self, sweep: dict) -> None:
+        """Keep ``sweep`` (the form of :mod:`docmodel.sweep`'s ``sweep.json``) as the workspace's
+        latest sweep over the number of units, replacing the one before; written even over the
+        quota, like every result. Dropped when the corpus changes."""
+        write_json(self.path / SWEEP, sweep)
+
+    def sweep(self) -> dict | None:
+        """The sweep :meth:`save_sweep` kept last, or None (none, or a file that cannot be read)."""
+        try:
+            data = read_json(self.path / SWEEP)
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and {"settings", "corpus", "pairs"} <= set(data) else None

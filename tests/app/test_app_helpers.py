@@ -320,7 +320,7 @@ INPUTS = {"text_input", "text_area", "number_input", "checkbox", "toggle", "sele
 
 
 def test_every_settings_widget_of_the_pages_is_kept_for_the_session():
-    """Each input widget the pages (and their upload box) draw passes ``persist_state=ui.KEEP``,
+    """Each input widget the pages (and their upload box, the sweep's box) draw passes ``persist_state=ui.KEEP``,
     those only some runs draw (an uploaded table's column pickers, a prepared folder's path)
     included; the page tests check that the values are kept."""
     import ast
@@ -328,7 +328,8 @@ def test_every_settings_widget_of_the_pages_is_kept_for_the_session():
     from tests.conftest import ROOT
 
     found, missing = 0, []
-    for path in [*sorted((ROOT / "app" / "pages").glob("*.py")), ROOT / "app" / "upload_widget.py"]:
+    for path in [*sorted((ROOT / "app" / "pages").glob("*.py")), ROOT / "app" / "upload_widget.py",
+                 ROOT / "app" / "sweep_view.py"]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in INPUTS:
                 found += 1

@@ -13,7 +13,7 @@ from corpora.corpus import Dataset
 from docmodel.cli import main
 from docmodel.compare import CompareSettings
 from docmodel.errors import ModelError
-from docmodel.sweep import SweepSettings, run_sweep
+from docmodel.sweep import SweepSettings, measure_pair, new_sweep, run_sweep, sweep_data, train_pair
 from docmodel.sweep_report import choice_reading, per_doubling
 from tests.docmodel.test_compare import planted_dataset
 
@@ -67,6 +67,28 @@ def test_sweep_writes_table_json_and_plots(swept):
         assert sentence in text
     assert "The test figures are results, not a guide to the choice." in text
     assert "![perplexity](perplexity.png)" in text
+
+
+def test_the_pieces_of_run_sweep_give_its_pairs_one_by_one(swept):
+    """What another driver (the app's background sweep) runs: the same documents, header and, pair
+    by pair, the same model and figures as run_sweep; a callback that answers True stops a pair."""
+    root, dataset, sweep = swept
+    data = sweep_data(dataset, SETTINGS)
+    assert (data.X_train.shape[0], data.X_val.shape[0]) == (sweep["corpus"]["n_docs_train"], sweep["corpus"]["n_docs_val"])
+    fresh = json.loads(json.dumps(new_sweep(dataset, SETTINGS, data, root / "corpus")))
+    assert fresh == dict(sweep, pairs=[])
+    model = train_pair(dataset, data, SETTINGS, "lda", 4)
+    pair = measure_pair(dataset, SETTINGS, "lda", 4, model)
+    whole = sweep["pairs"][3]
+    assert pair["model_dir"] is None and {k: pair[k] for k in ("model", "n_units", "label", "budget_seconds")} == {
+        k: whole[k] for k in ("model", "n_units", "label", "budget_seconds")}
+    for key in (k for k in FINITE if k != "train_seconds"):
+        assert pair["figures"][key] == pytest.approx(whole["figures"][key], rel=1e-6), key
+    reports = []
+    stopped = train_pair(dataset, data, SETTINGS, "lda", 2, callback=lambda metrics: reports.append(metrics) or True)
+    assert len(reports) == 1 and (stopped.n_iter_, stopped.stopped_) == (1, "cancelled")
+    with pytest.raises(ModelError, match="sweep needs a corpus with a test split"):
+        sweep_data(Dataset(train=dataset.train), SETTINGS)
 
 
 def test_interrupted_sweep_trains_only_the_missing_pairs(swept, tmp_path):
