@@ -36,7 +36,10 @@ def main() -> None:
     p.add_argument("--encoder-dreams", type=float, default=0.0, help="dreamed documents per real one for q (0: off)")
     p.add_argument("--encoder-length-weights", action=argparse.BooleanOptionalAction, default=True,
                    help="q weighs each document's bound per word (default) or every document's alike (the paper's)")
-    p.add_argument("--learning-rate", type=float, help="model and inference network (default: the estimator's, 3e-3)")
+    p.add_argument("--learning-rate", type=float, help="model and inference network (default: the estimator's)")
+    p.add_argument("--plateau-drop", type=lambda v: None if v == "none" else float(v), default=argparse.SUPPRESS,
+                   help="learning-rate factor after 3 validations without a better bound; 'none': constant rates "
+                        "(default: the estimator's)")
     p.add_argument("--json")
     args = p.parse_args()
 
@@ -55,7 +58,8 @@ def main() -> None:
                           batch_size=args.batch_size, device=args.device, encoder_dropout=args.encoder_dropout,
                           encoder_dropout_words=args.encoder_dropout_words, encoder_dreams=args.encoder_dreams,
                           encoder_length_weights=args.encoder_length_weights,
-                          **({} if args.learning_rate is None else {"learning_rate": args.learning_rate}))
+                          **({} if args.learning_rate is None else {"learning_rate": args.learning_rate}),
+                          **({"plateau_drop": args.plateau_drop} if "plateau_drop" in vars(args) else {}))
     model.fit(train.X, vocabulary=train.vocabulary)
     rate = float(np.median([h["docs_per_second"] for h in model.history_]))
     t0 = time.perf_counter()
@@ -68,12 +72,13 @@ def main() -> None:
         "device": str(model._device()),
         "batch_size": model.train_result_["batch_size"],
         "learning_rate": model.learning_rate,
+        "plateau_drop": model.plateau_drop,
         "encoder_dropout": args.encoder_dropout,
         "encoder_dropout_words": args.encoder_dropout_words,
         "encoder_dreams": args.encoder_dreams,
         "encoder_length_weights": args.encoder_length_weights,
         "train_seconds": model.train_seconds_,
-        "epochs": model.history_[-1]["epoch"] if model.history_ else 0,
+        "epochs": model.n_iter_,
         "best_epoch": model.train_result_["best_epoch"],
         "stopped": model.stopped_,
         "docs_per_second": rate,
@@ -82,7 +87,8 @@ def main() -> None:
         "peak_rss_mb": peak_rss_mb(),
         **{k: figures[k] for k in figures if k.startswith("perplexity") or k in ("elbo_per_doc", "n_docs", "n_tokens")},
     }
-    print(f"training: minibatch {result['batch_size']}, learning rate {result['learning_rate']:g}, {result['train_seconds']:.0f}s, {result['epochs']} epochs (best {result['best_epoch']}, stopped: "
+    print(f"training: minibatch {result['batch_size']}, learning rate {result['learning_rate']:g} (plateau drop "
+          f"{result['plateau_drop']}), {result['train_seconds']:.0f}s, {result['epochs']} epochs (best {result['best_epoch']}, stopped: "
           f"{result['stopped']}), {rate:,.0f} documents/s")
     print(f"test perplexity, per document: bound (10 samples) {result['perplexity_bound']:.1f}, "
           f"importance sampled ({args.samples}) {result['perplexity_is']:.1f}, "

@@ -67,7 +67,7 @@ def use_dataset(new: Dataset, name: str) -> None:
 def demo_input() -> None:
     st.write(
         "The Lee corpus: 300 short Australian news stories (Lee, Pincombe & Welsh 2005), bundled with "
-        "gensim. Small enough to train both models in seconds."
+        "gensim. Small enough to train each model within the Train page's one-minute budget."
     )
 
 

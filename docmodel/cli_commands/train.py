@@ -68,9 +68,9 @@ def add_arguments(p) -> None:
     p.add_argument("--encoder-learning-rate", type=float, help="SBN inference network learning rate (default: same)")
     p.add_argument("--baseline-learning-rate", type=float,
                    help="NVIL's input-dependent baseline learning rate (default: the inference network's)")
-    estimator_option(p, "--plateau-drop", type=float, param="plateau_drop",
+    estimator_option(p, "--plateau-drop", type=plateau_drop, param="plateau_drop",
                      help="SBN: multiply the learning rates by this factor in (0, 1) after 3 validations "
-                          "without a better bound")
+                          "without a better bound; 'none' keeps them constant")
     estimator_option(p, "--samples", type=int, param="n_samples", help="samples h ~ q(h|x) per document per SBN training step")
     estimator_option(p, "--patience", type=int, param="patience", help="validations without improvement before stopping (the SBN is validated after whole epochs, at least 100 steps apart)")
     estimator_option(p, "--val-docs", type=int, param="n_val_docs", help="training documents held out for early stopping")
@@ -79,7 +79,7 @@ def add_arguments(p) -> None:
     add_unit_options(p)
     estimator_option(
         p, "--encoder-dropout", type=float, param="encoder_dropout",
-        help="NVIL and REINFORCE: dropout on the inference network's input while training (0: off)",
+        help="NVIL, REINFORCE and relaxed: dropout on the inference network's input while training (0: off)",
     )
     estimator_option(
         p, "--encoder-dropout-words", action=argparse.BooleanOptionalAction, param="encoder_dropout_words",
@@ -126,6 +126,11 @@ def _distributed(args) -> bool:
     if wanted and args.model != "sbn":
         raise CorpusError("--distributed (or several torchrun processes) applies to SBN training only")
     return wanted
+
+
+def plateau_drop(text: str) -> float | str:
+    """``--plateau-drop``'s value: a factor, or "none" (constant rates; None means "not given")."""
+    return "none" if text.strip().lower() == "none" else float(text)
 
 
 # Options that set an estimator parameter of the same meaning: dest -> parameter.
@@ -185,6 +190,8 @@ def build_model(args):
             raise CorpusError("--threads applies to SBN training (LDA's work is scikit-learn's)")
         return REGISTRY["lda"].estimator()(max_seconds=seconds, **given(args, LDA_OPTIONS))
     params = {**given(args, SBN_OPTIONS), **unit_params(args)}
+    if params.get("plateau_drop") == "none":
+        params["plateau_drop"] = None
     if seconds and args.epochs is None:
         params["max_epochs"] = 100_000  # the budget, not an epoch count, ends the run
     if params.get("ema_decay") == 0:

@@ -55,8 +55,10 @@ log = logging.getLogger(__name__)
 # Fewest optimiser steps between two validations (see train()).
 MIN_ROUND_STEPS = 100
 MAX_ROLLBACKS = 20
-# With cfg.plateau_drop: validations in a row without a better bound before the rates drop.
+# With cfg.plateau_drop: validations in a row without a bound better by PLATEAU_MIN_GAIN
+# (relative) before the rates drop.
 PLATEAU_ROUNDS = 3
+PLATEAU_MIN_GAIN = 1e-3
 # Interim validations (for a live display only; see _Run.interim_due): at most every
 # INTERIM_SECONDS, every INTERIM_SPACING of the time trained so far, and never more than
 # 1 / INTERIM_COST_FACTOR of the training time.
@@ -394,13 +396,14 @@ class _Run:
         return False
 
     def drop_learning_rates(self, epoch: int) -> None:
-        """The validation bound stalled: every learning rate times ``cfg.plateau_drop`` (the
-        optimiser's moment estimates are kept)."""
+        """The validation bound stalled (no gain of ``PLATEAU_MIN_GAIN`` for ``PLATEAU_ROUNDS``
+        validations): every learning rate times ``cfg.plateau_drop`` (the optimiser's moment
+        estimates are kept)."""
         for group in self.opt.param_groups:
             group["lr"] *= self.cfg.plateau_drop
         self.progress["stalled"] = 0
-        log.info("epoch %d: no better validation bound for %d validations; learning rates now %.3g",
-                 epoch, PLATEAU_ROUNDS, self.opt.param_groups[0]["lr"])
+        log.info("epoch %d: validation bound %.2g%% better or less for %d validations; learning rates now %.3g",
+                 epoch, 100 * PLATEAU_MIN_GAIN, PLATEAU_ROUNDS, self.opt.param_groups[0]["lr"])
 
     def validation_due(self, epoch: int) -> bool:
         """At the end of a round, of the last epoch, of the time budget, or when the callback
@@ -426,11 +429,10 @@ class _Run:
         val = self.val_perplexity()
         self.last_point = time.perf_counter()
         self.last_val_cost = self.last_point - val_start
+        gained = val < self.best * (1 - PLATEAU_MIN_GAIN)
         if val < self.best:
             self.best, self.best_state, self.best_epoch = val, self.nets.state(), epoch
-            self.progress["stalled"] = 0
-        else:
-            self.progress["stalled"] = self.progress.get("stalled", 0) + 1
+        self.progress["stalled"] = 0 if gained else self.progress.get("stalled", 0) + 1
         elapsed = self.elapsed()
         if cfg.plateau_drop is not None and self.progress["stalled"] >= PLATEAU_ROUNDS:
             self.drop_learning_rates(epoch)
