@@ -331,15 +331,9 @@ def start_training(name: str, estimator, X, X_val, vocabulary, settings: dict, m
     the quota, or a job of this workspace still going)."""
     ws = workspace()
     cfg = workspaces.config()
-    job = new_job(ws, name=name, estimator=estimator, X=X, X_val=X_val, vocabulary=vocabulary, settings=settings,
-                  max_epochs=max_epochs, max_seconds=max_seconds, state_every_seconds=cfg.state_every_seconds)
-    try:
-        SCHEDULER.submit(job)
-    except BaseException:
-        runs.remove_run(ws, job.run_id)
-        raise
-    st.session_state[TRAINING] = job
-    return job
+    return _submit(ws, new_job(ws, name=name, estimator=estimator, X=X, X_val=X_val, vocabulary=vocabulary,
+                               settings=settings, max_epochs=max_epochs, max_seconds=max_seconds,
+                               state_every_seconds=cfg.state_every_seconds))
 
 
 def start_sweep(settings):
@@ -347,7 +341,12 @@ def start_sweep(settings):
     :class:`docmodel.sweep.SweepSettings`); raises a CorpusError when refused (no test split,
     over the quota, or a job of this workspace still going)."""
     ws = workspace()
-    job = new_sweep_job(ws, dataset(), settings)
+    return _submit(ws, new_sweep_job(ws, dataset(), settings))
+
+
+def _submit(ws: Workspace, job):
+    """Queue ``job`` (its run record goes again if the scheduler refuses it); it becomes the
+    session's current job."""
     try:
         SCHEDULER.submit(job)
     except BaseException:
