@@ -30,4 +30,9 @@ KIND = ModelKind(
         Variant("rsm", "Replicated Softmax (CD)", train_rank=1),
     ),
     budget_epochs_param="max_epochs",
+    estimates_text=(
+        "*RSM*: it has no variational bound; its bound and importance-sampled figures are both the free energy "
+        "with log Z estimated by annealed importance sampling (10 and 100 runs), optimistic in expectation, and "
+        "its completion is the ratio of the models of the two lengths, log p_D(document) - log p_d(observed half)."
+    ),
 )
