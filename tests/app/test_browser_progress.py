@@ -26,8 +26,8 @@ def test_progress_a_validation_point_and_cancel_within_the_first_epoch(browser, 
     context, page = open_app(browser, server)
     goto_page(page, "Train")
     box = settings_box(page, "sbn_settings")
-    for label, value in {"Name": "live", "Units per layer": 400, "Batch size (0 = automatic)": 1,
-                         "Max. epochs": 3, "Time budget (s, 0 = none)": 0}.items():
+    for label, value in {"Name": "live", "Units per layer": 600, "Batch size (0 = automatic)": 1,
+                         "Max. epochs": 1000, "Time budget (s, 0 = none)": 0}.items():
         set_number(page, label, value, box)
         idle(page)
     box.get_by_role("button", name="Train SBN").click()
@@ -51,9 +51,18 @@ def test_progress_a_validation_point_and_cancel_within_the_first_epoch(browser, 
     assert chart.count(), "no validation point on the live chart"
     assert FIRST_EPOCH.search(progress_text(page)), f"the first epoch ended first: {progress_text(page)!r}"
 
-    # Cancel in the first epoch: the run ends in it, with its best model kept.
+    # Cancel early in an epoch (the page shows the run as it was up to a second ago): the run ends
+    # in that epoch, with its best model kept.
+    early = re.compile(r" % · (\d+)\.[0-3] epochs ·")
+    for _ in range(1200):
+        match = early.search(progress_text(page))
+        if match:
+            break
+        page.wait_for_timeout(50)
+    assert match, f"never early in an epoch: {progress_text(page)!r}"
     page.get_by_role("button", name="Cancel (keep the best model so far)").click()
-    page.get_by_text(re.compile(r"Model live is trained: 1 epoch in .* \(cancelled")).wait_for(timeout=WAIT)
+    ended = int(match.group(1)) + 1
+    page.get_by_text(re.compile(rf"Model live is trained: {ended} epochs? in .* \(cancelled")).wait_for(timeout=WAIT)
     idle(page)
 
     # A run that is not stopped counts its epochs, not its validations (one after the three).
