@@ -10,6 +10,11 @@ from app import resources
 from tests.app.pages.apptest import errors, new_app, planted_csv, run, shown, upload
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+PNG_AS_CSV = (
+    "picture.csv is not a CSV table: its bytes are not text (an image or other binary file?), and a CSV, "
+    "TSV, JSON-lines or Parquet table with one document per row and a column of text was expected; upload "
+    "such a table in the box above"
+)
 
 
 def assert_page_message(message: str, name: str) -> None:
@@ -22,11 +27,7 @@ def test_a_png_renamed_csv_is_told_before_any_parser_and_keeps_the_corpus():
     before = at.session_state["dataset"]
     upload(at, ("picture.csv", PNG, "text/csv"))
     (message,) = errors(at)
-    assert message == (
-        "picture.csv is not a CSV table: its bytes are not text (an image or other binary file?), and a CSV, "
-        "TSV, JSON-lines or Parquet table with one document per row and a column of text was expected; upload "
-        "such a table in the box above"
-    ), message
+    assert message == PNG_AS_CSV, message
     assert_page_message(message, "picture.csv")
     assert at.session_state["dataset"] is before
 
