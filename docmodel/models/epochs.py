@@ -69,6 +69,17 @@ class EpochsResult:
     train_seconds: float = 0.0
     steps: int = 0
 
+    def set_fitted(self, estimator) -> None:
+        """The estimator's fitted attributes from this run: ``history_``, ``stopped_``,
+        ``best_epoch_``, ``best_val_perplexity_bound_``, ``train_seconds_`` and ``n_iter_`` (the
+        epochs run: one history entry each)."""
+        estimator.history_ = self.history
+        estimator.stopped_ = self.stopped
+        estimator.best_epoch_ = self.best_epoch
+        estimator.best_val_perplexity_bound_ = self.best_val_perplexity_bound
+        estimator.train_seconds_ = self.train_seconds
+        estimator.n_iter_ = len(self.history)
+
 
 class Clock:
     """Time since the start, the budget, and the progress-only callbacks within an epoch.

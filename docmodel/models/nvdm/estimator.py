@@ -233,12 +233,7 @@ class NVDMTopicModel(TopicModel):
         self.config_, self.encoder_, self.decoder_ = config, encoder.eval(), decoder.eval()
         self.n_words_ = self.n_features_in_ = n_words
         self.vocabulary_ = vocab
-        self.history_ = result.history
-        self.stopped_ = result.stopped
-        self.best_epoch_ = result.best_epoch
-        self.best_val_perplexity_bound_ = result.best_val_perplexity_bound
-        self.train_seconds_ = result.train_seconds
-        self.n_iter_ = len(result.history)
+        result.set_fitted(self)
         self.word_frequencies_ = word_frequencies_from_counts(X.sum(axis=0))
         self.dimensions_flipped_ = self._orient(X_given)
         return self

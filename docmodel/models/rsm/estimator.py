@@ -220,12 +220,7 @@ class RSMTopicModel(TopicModel):
                 max_epochs=int(self.max_epochs), max_seconds=self.max_seconds, patience=self.patience,
                 callback=callback,
             )
-        self.history_ = result.history
-        self.stopped_ = result.stopped
-        self.best_epoch_ = result.best_epoch
-        self.best_val_perplexity_bound_ = result.best_val_perplexity_bound
-        self.train_seconds_ = result.train_seconds
-        self.n_iter_ = len(result.history)
+        result.set_fitted(self)
         return self
 
     # ---- fitted quantities ---------------------------------------------------------------

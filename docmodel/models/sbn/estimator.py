@@ -74,7 +74,7 @@ class SBNTopicModel(Scoring, TopicModel):
     learning_rate : float
         Model learning rate; ``encoder_learning_rate`` defaults to the same, and
         ``baseline_learning_rate`` to the encoder's. A larger rate, 8.5e-3, learns much faster at
-        first (validation bound 1041 against 1142 after about 55 s and 885 against 990 after
+        first (validation bound 1041 against 1142 after about 50 s and 885 against 990 after
         about 3 minutes on 20 Newsgroups) but ends slightly worse after 15 minutes (README,
         "Learning rate"), so the default stays 3e-3; give 8.5e-3 for runs of a few minutes.
     plateau_drop : float or None
