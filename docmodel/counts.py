@@ -1,5 +1,5 @@
 """Document-word count matrices as every model takes them: the one check of their shape and
-values, with scikit-learn's wording, and the rule for how many training documents are held out
+values, with scikit-learn's wording, the non-empty rows, and the rule for how many training documents are held out
 for validation."""
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def check_counts(X, n_words: int | None = None, owner: str = "the model") -> sp.
             "the model's vocabulary (docmodel prepare --vocab MODEL_DIR/vocab.txt)"
         )
     return X
+
+
+def non_empty(X: sp.csr_matrix) -> sp.csr_matrix:
+    """The rows of ``X`` with at least one count (``X`` itself, not a copy, when none is empty)."""
+    lengths = np.asarray(X.sum(axis=1)).ravel()
+    return X if np.all(lengths > 0) else X[lengths > 0]
 
 
 def n_validation_docs(n_docs: int, requested: int) -> int:

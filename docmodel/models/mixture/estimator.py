@@ -19,7 +19,7 @@ from scipy.special import logsumexp
 
 from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
 from docmodel.checkpoint import save_checkpoint
-from docmodel.counts import check_counts
+from docmodel.counts import check_counts, non_empty
 from docmodel.errors import ModelError
 from docmodel.models.epochs import fit_epochs, holdout
 from docmodel.models.mixture import KIND, em, persistence
@@ -180,7 +180,7 @@ class MixtureTopicModel(TopicModel):
         X = check_counts(X)
         if X.shape[0] == 0:
             raise ModelError("cannot train on an empty corpus (no documents)")
-        X = X[np.asarray(X.sum(axis=1)).ravel() > 0]
+        X = non_empty(X)
         if X.shape[0] == 0:
             raise ModelError("cannot train on documents without any word counts")
         X, X_val = holdout(X, X_val, self.n_val_docs, self.random_state)

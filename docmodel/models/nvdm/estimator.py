@@ -24,7 +24,7 @@ import torch
 
 from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
 from docmodel.checkpoint import save_checkpoint
-from docmodel.counts import check_counts
+from docmodel.counts import check_counts, non_empty
 from docmodel.errors import ModelError
 from docmodel.models.device import resolve_device
 from docmodel.models.epochs import holdout
@@ -212,9 +212,7 @@ class NVDMTopicModel(TopicModel):
         device = resolve_device(self.device)
         vocabulary = self._input_features(X, vocabulary)
         X = check_counts(X)
-        lengths = np.asarray(X.sum(axis=1)).ravel()
-        if not np.all(lengths > 0):
-            X = X[lengths > 0]
+        X = non_empty(X)
         X_given = X
         X, X_val = holdout(X, X_val, self.n_val_docs, seed)
         n_words = X.shape[1]

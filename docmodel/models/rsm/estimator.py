@@ -22,7 +22,7 @@ from sklearn.utils import check_random_state
 
 from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
 from docmodel.checkpoint import save_checkpoint
-from docmodel.counts import check_counts
+from docmodel.counts import check_counts, non_empty
 from docmodel.errors import ModelError
 from docmodel.evaluation import perplexity_from_log_likelihood
 from docmodel.models.device import resolve_device
@@ -182,7 +182,7 @@ class RSMTopicModel(TopicModel):
         device = resolve_device(self.device)
         vocabulary = self._input_features(X, vocabulary)
         X = check_counts(X)
-        X = X[np.asarray(X.sum(axis=1)).ravel() > 0]
+        X = non_empty(X)
         if X.shape[0] == 0:
             raise ModelError("cannot train on documents without any word counts")
         seed = _seed(self.random_state)

@@ -18,7 +18,7 @@ import torch
 
 from docmodel.base import TopicModel
 from docmodel.checkpoint import save_checkpoint
-from docmodel.counts import check_counts
+from docmodel.counts import check_counts, non_empty
 from docmodel.errors import ModelError
 from docmodel.models.device import resolve_device
 from docmodel.models.sbn import KIND, PRESETS
@@ -308,9 +308,7 @@ class SBNTopicModel(Scoring, TopicModel):
         X = check_counts(X)
         if vocabulary is not None and len(vocabulary) != X.shape[1]:
             raise ModelError(f"vocabulary has {len(vocabulary)} words but X has {X.shape[1]} columns")
-        lengths = np.asarray(X.sum(axis=1)).ravel()
-        if not np.all(lengths > 0):  # (no copy of a large corpus without empty documents)
-            X = X[lengths > 0]
+        X = non_empty(X)
         X_given = X  # every non-empty document passed in: what the units' on-shares count
         X, X_val = training_split(X, X_val, self.n_val_docs, self.random_state)
         train_cfg = self._train_config(np.asarray(X.sum(axis=1), dtype=np.float64).ravel())
