@@ -1,6 +1,6 @@
 """Document-word count matrices as every model takes them: the one check of their shape and
-values, with scikit-learn's wording, the non-empty rows, and the rule for how many training documents are held out
-for validation."""
+values, with scikit-learn's wording, the non-empty rows, and the rule for how many training
+documents are held out for validation."""
 
 from __future__ import annotations
 
