@@ -13,7 +13,6 @@ from scipy import integrate
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from corpora import Vocabulary
 from docmodel.checkpoint import load_checkpoint
 from docmodel.errors import ModelError, NotFittedError
 from docmodel.evaluation import split_for_completion
@@ -28,21 +27,12 @@ from docmodel.models.nvdm.estimator import WORD_SCALE, NVDMTopicModel
 from docmodel.models.nvdm.networks import Decoder, Encoder, NVDMConfig
 from docmodel.models.nvdm.training import build, val_perplexity
 from docmodel.models.sbn.batching import CSRRows
+from tests.docmodel.models.sbn.test_sbn_estimator import planted_corpus as sbn_planted_corpus
 
 
 def planted_corpus(n_docs=300, n_blocks=4, words_per_block=6, length=30, seed=0):
-    """Documents that each draw their words from one or two of ``n_blocks`` disjoint word blocks."""
-    rng = np.random.default_rng(seed)
-    V = n_blocks * words_per_block
-    rows = []
-    for _ in range(n_docs):
-        blocks = rng.choice(n_blocks, size=rng.integers(1, 3), replace=False)
-        p = np.zeros(V)
-        for b in blocks:
-            p[b * words_per_block : (b + 1) * words_per_block] = 1.0
-        rows.append(rng.multinomial(length, p / p.sum()))
-    vocab = Vocabulary(tuple(f"w{b}_{i}" for b in range(n_blocks) for i in range(words_per_block)))
-    return sp.csr_matrix(np.array(rows)), vocab
+    """The SBN tests' planted documents, smaller by default."""
+    return sbn_planted_corpus(n_docs, n_blocks, words_per_block, length, seed)
 
 
 def small_model(**kw):
