@@ -14,9 +14,10 @@ that is gone. :func:`recover`, run once when a server starts on the data directo
 again: a queued job from the start; a running one whose estimator saves a resume state (the
 SBN's ``fit(state_path=..., resume=True)``, as ``docmodel train --resume``) from its last saved
 state, reaching the result the uninterrupted run would have; one of a kind without such state is
-marked ``interrupted`` and the user is told to train it again, and so is a sweep
-(:mod:`app.sweep_job`), whose finished models are kept. No streamlit here: tests and
-other processes drive jobs directly.
+marked ``interrupted`` and the user is told to train it again. A sweep (:mod:`app.sweep_job`)
+continues with the pairs it had not finished (its finished models are kept; it is marked
+interrupted only when its corpus was replaced). No streamlit here: tests and other processes
+drive jobs directly.
 """
 
 from __future__ import annotations
@@ -222,6 +223,29 @@ def new_job(ws: Workspace, *, name: str, estimator, X, X_val, vocabulary, settin
 
 
 # ---- after a restart -------------------------------------------------------------------------
+def _recover_sweep(ws: Workspace, record: dict, kept: list[str], scheduler: Scheduler, mark) -> str:
+    """Continue a sweep from the pairs it finished; marked interrupted (finished models kept)
+    when it cannot be (its corpus replaced or unreadable)."""
+    from app.sweep_job import resume_sweep_job  # (it builds on this module)
+
+    run_id, name = record["id"], record.get("name", "?")
+    try:
+        job = resume_sweep_job(ws, record)
+    except (CorpusError, OSError, ValueError) as exc:
+        some = f"the models it had finished are kept ({', '.join(kept)})" if kept else "no model had finished"
+        mark(status=INTERRUPTED, models=kept,
+             error=f"the server stopped during the sweep and it could not be continued ({exc}); {some}. "
+                   "Run the sweep again for the others.")
+        return f"{name}: interrupted"
+    n_done, n_pairs = len(job.kept), len(job.sweep_settings.pairs())
+    job.note = (f"Continued after the server restarted: {n_done} of {n_pairs} pairs were finished and are kept; "
+                "the others are trained now.")
+    runs.update_run(ws, run_id, lambda r: r.update(status=QUEUED, owner=this_process(), note=job.note,
+                                                   resumes=int(r.get("resumes") or 0) + 1))
+    scheduler.submit(job)
+    return f"{name}: {job.note}"
+
+
 def _rebuild(ws: Workspace, record: dict, resume: bool, state_every_seconds: float | None) -> WorkspaceJob:
     from corpora.vocabulary import Vocabulary
     from docmodel.models import REGISTRY
@@ -268,10 +292,7 @@ def _recover_one(ws: Workspace, record: dict, scheduler: Scheduler, state_every_
 
     kept = [n for n, m in ws.models().items() if m.get("run") == run_id]
     if record.get("job") == runs.SWEEP:  # (app.sweep_job): its finished pairs' models are in the workspace
-        some = f"the models it had finished are kept ({', '.join(kept)})" if kept else "no model had finished"
-        mark(status=INTERRUPTED, models=kept,
-             error=f"the server stopped during the sweep; {some}. Run the sweep again for the others.")
-        return f"{name}: interrupted"
+        return _recover_sweep(ws, record, kept, scheduler, mark)
     if kept:  # the model was written just before the server stopped
         mark(status=DONE, error="", model=kept[0])
         return f"{name}: finished before the server stopped"

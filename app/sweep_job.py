@@ -12,8 +12,10 @@ It goes through the :class:`app.jobs.Scheduler` like a training job: a place in 
 live job per workspace, cancel. Cancelling stops the current model at its next progress report;
 that model is dropped (cut short and not measured, it would distort the table), the finished
 ones are kept. A server stopped mid-sweep leaves the finished pairs' models and the sweep so
-far; :func:`app.jobs.recover` marks the run interrupted (the sweep reads the workspace's corpus
-rather than copying it, so no other process can start it again). No streamlit here.
+far; when it starts again, :func:`app.jobs.recover` continues the sweep (:func:`resume_sweep_job`:
+the workspace's corpus read again, checked by its fingerprint, and only the unfinished pairs
+trained), or marks it interrupted, its finished models kept, when the corpus was replaced. No
+streamlit here.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from app.text_view import markdown_escape
 from corpora import CorpusError
 from docmodel import sweep as sweeps
 from docmodel.compare import MODEL_LABELS
+from docmodel.errors import ModelError
 from docmodel.workspace import Workspace, runs
 
 TRAINING, MEASURING = "training", "measuring"
@@ -99,12 +102,16 @@ class SweepJob(WorkspaceJob):
 
     def train(self) -> None:
         settings = self.sweep_settings
-        with self._lock:
-            self._sweep = sweeps.new_sweep(self.dataset, settings, self.data)
-        self.workspace.save_sweep(self._sweep)  # replaces the workspace's previous sweep
+        with self._lock:  # a resumed sweep (resume_sweep_job) starts with its finished pairs
+            self._sweep = self._sweep or sweeps.new_sweep(self.dataset, settings, self.data)
+            done = {(pair["model"], pair["n_units"]) for pair in self._sweep["pairs"]}
+            sweep = dict(self._sweep, pairs=list(self._sweep["pairs"]))
+        self.workspace.save_sweep(sweep)  # replaces the workspace's previous sweep
         for index, (name, n_units) in enumerate(settings.pairs(), start=1):
             if self._cancel.is_set():
                 return
+            if (name, n_units) in done:
+                continue
             self._begin(index, name, n_units)
             try:
                 model = sweeps.train_pair(self.dataset, self.data, settings, name, n_units, callback=self._callback)
@@ -147,13 +154,50 @@ def new_sweep_job(ws: Workspace, dataset, settings: sweeps.SweepSettings) -> Swe
     data = sweeps.sweep_data(dataset, settings)
     ws.check_room(0, "The sweep")
     name = f"sweep over {', '.join(map(str, settings.units))} units"
-    budget = settings.budget_seconds
+    corpus = ws.corpus_record()
     record = runs.create_run(ws, name=name, kind=None, params=None, settings=settings.to_dict(),
-                             max_epochs=0, max_seconds=budget, X=None, X_val=None, words=None, job=runs.SWEEP)
+                             max_epochs=0, max_seconds=settings.budget_seconds, X=None, X_val=None, words=None,
+                             job=runs.SWEEP, corpus=corpus["id"] if corpus else None)
+    return _job(ws, record, dataset, settings, data)
+
+
+def _job(ws: Workspace, record: dict, dataset, settings: sweeps.SweepSettings, data: sweeps.SweepData) -> SweepJob:
     # The fraction of each pair's budget spent is its progress, where the estimator reports none.
-    return SweepJob(name=name, estimator=None, X=None, X_val=None, vocabulary=dataset.vocabulary,
-                    settings=settings.to_dict(), max_epochs=10**9, max_seconds=budget, workspace=ws,
+    return SweepJob(name=record["name"], estimator=None, X=None, X_val=None, vocabulary=dataset.vocabulary,
+                    settings=settings.to_dict(), max_epochs=10**9, max_seconds=settings.budget_seconds, workspace=ws,
                     run_id=record["id"], dataset=dataset, sweep_settings=settings, data=data)
+
+
+def resume_sweep_job(ws: Workspace, record: dict) -> SweepJob:
+    """The job that continues the sweep of ``record``, which a stopped server left queued or
+    running: it reads the workspace's corpus again and trains only the pairs whose models are not
+    in the workspace yet (the pair cut short starts again), as ``docmodel sweep`` continues.
+
+    Raises
+    ------
+    ModelError
+        The settings cannot be read, or the workspace's corpus is gone or no longer the one the
+        sweep began with (another corpus replaced it).
+    CorpusError, OSError
+        The corpus cannot be read.
+    """
+    settings = sweeps.SweepSettings.from_dict(record.get("settings"))
+    corpus = ws.corpus_record()
+    if corpus is None or record.get("corpus") != corpus["id"]:
+        raise ModelError("the workspace's corpus is not the one the sweep began with")
+    dataset = ws.load_corpus(corpus)
+    data = sweeps.sweep_data(dataset, settings)
+    kept = {n for n, m in ws.models().items() if m.get("run") == record["id"]}
+    fresh = sweeps.new_sweep(dataset, settings, data)
+    sweep = ws.sweep()
+    if sweep is None or {k: sweep.get(k) for k in ("settings", "corpus")} != {k: fresh[k] for k in ("settings", "corpus")}:
+        sweep = fresh  # the server stopped before the sweep was first saved
+    # Only the pairs whose models this run wrote are finished (an older sweep may share settings).
+    pairs = [p for p in sweep.get("pairs", []) if p.get("workspace_model") in kept]
+    job = _job(ws, record, dataset, settings, data)
+    job._sweep = dict(sweep, pairs=pairs)
+    job._kept = [p["workspace_model"] for p in pairs]
+    return job
 
 
 def announcement(record: dict) -> tuple[str, str]:

@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -94,6 +94,21 @@ class SweepSettings:
         del out["n_units"]
         out["max_minutes_per_pair"] = out.pop("max_minutes")
         return {"units": list(self.units), **out}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> SweepSettings:
+        """The settings :meth:`to_dict` wrote (as recorded in ``sweep.json``).
+
+        Raises
+        ------
+        ModelError
+            ``data`` is not such a record, or holds values the settings refuse.
+        """
+        if not isinstance(data, Mapping) or not isinstance(data.get("units"), list):
+            raise ModelError("sweep settings must be a mapping with a list of units")
+        compare = {k: v for k, v in data.items() if k not in ("units", "max_minutes_per_pair")}
+        compare["max_minutes"] = data.get("max_minutes_per_pair")
+        return cls(tuple(data["units"]), CompareSettings.from_dict(compare))
 
 
 def pair_dir(name: str, n_units: int) -> str:

@@ -41,7 +41,7 @@ def run_folder(ws: Workspace, run_id: str) -> Path:
 
 
 def create_run(ws: Workspace, *, name: str, kind: str | None, params: dict | None, settings: dict, max_epochs: int,
-               max_seconds: float | None, X, X_val, words, job: str = TRAIN) -> dict:
+               max_seconds: float | None, X, X_val, words, job: str = TRAIN, corpus: str | None = None) -> dict:
     """Write a new run's data and its record (status ``queued``, owned by this process).
 
     Parameters
@@ -54,6 +54,8 @@ def create_run(ws: Workspace, *, name: str, kind: str | None, params: dict | Non
     words : sequence of str, length n_words
     job : str
         :data:`TRAIN` or :data:`SWEEP`.
+    corpus : str, optional
+        The id of the workspace corpus the run reads (a sweep, which keeps no copy of its data).
     """
     run_id = new_key()
     folder = run_folder(ws, run_id)
@@ -67,7 +69,7 @@ def create_run(ws: Workspace, *, name: str, kind: str | None, params: dict | Non
         "settings": settings,
         "max_epochs": int(max_epochs), "max_seconds": max_seconds, "status": QUEUED, "error": "", "note": "",
         "history": [], "owner": this_process(), "created": time.time(), "started": None, "ended": None,
-        "resumes": 0, "model": None, "announced": False,
+        "resumes": 0, "model": None, "announced": False, "corpus": corpus,
     }
     write_json(folder / "run.json", record)
     return record

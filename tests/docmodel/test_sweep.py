@@ -267,3 +267,12 @@ def test_settings_errors():
         SweepSettings(units=())
     with pytest.raises(ModelError, match="unknown model 'lsa'"):
         SweepSettings(compare=CompareSettings(models=("lda", "lsa")))
+
+
+def test_settings_read_back_from_their_record():
+    settings = SweepSettings(units=(20, 10), compare=CompareSettings(
+        models=("lda", "sbn_nvil"), max_minutes=0.5, seed=3, sbn_params={"max_epochs": 2}))
+    recorded = json.loads(json.dumps(settings.to_dict()))
+    assert SweepSettings.from_dict(recorded) == settings
+    with pytest.raises(ModelError, match="sweep settings must be a mapping with a list of units"):
+        SweepSettings.from_dict({"units": "10"})

@@ -1,8 +1,8 @@
 """The sweep over the number of units from the Train page (AppTest, the tiny planted corpus): it
 runs in the background, adds each pair's model to the workspace where Compare and Explore find
 it, and shows its table, chart and reading; bad settings are refused with one sentence; cancel
-keeps the finished models; a server stopped mid-sweep leaves it interrupted with its finished
-models kept."""
+keeps the finished models; a server stopped mid-sweep continues it after the restart with the
+missing pairs (or, its corpus replaced, leaves it interrupted with its finished models kept)."""
 
 from __future__ import annotations
 
@@ -160,23 +160,95 @@ def test_a_failed_pair_ends_the_sweep_with_its_message_and_keeps_the_others(monk
     assert list(at.session_state["models"]) == ["sweep-lda-2"]
 
 
-def test_a_sweep_cut_short_by_the_server_is_interrupted_with_its_models_kept(tmp_path):
-    from docmodel.models.lda.estimator import LDATopicModel
+class ServerStopped(Exception):
+    """Stands for the server process dying mid-sweep."""
+
+
+def cut_short_sweep(ws, dataset, monkeypatch, *, stop_at: int):
+    """Run a sweep of LDA at 2 and 3 topics in this thread until the pair with ``stop_at``
+    topics, which "dies" with the server; leave its record running under an owner that is gone,
+    as a killed server leaves it."""
+    from app.sweep_job import new_sweep_job
+    from docmodel.compare import CompareSettings
+
+    original = sweeps.train_pair
+
+    def dying(dataset, data, settings, name, n_units, callback=None):
+        if n_units == stop_at:
+            raise ServerStopped
+        return original(dataset, data, settings, name, n_units, callback=callback)
+
+    settings = sweeps.SweepSettings(units=(2, 3), compare=CompareSettings(models=("lda",), max_minutes=0.05))
+    job = new_sweep_job(ws, dataset, settings)
+    monkeypatch.setattr(sweeps, "train_pair", dying)
+    with pytest.raises(ServerStopped):
+        job.train()
+    monkeypatch.setattr(sweeps, "train_pair", original)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    owner = dict(this_process(), pid=int(gone.stdout), boot="a boot before this one", start=None)
+    runs.update_run(ws, job.run_id, lambda r: r.update(status="running", owner=owner))
+    return job.run_id, settings
+
+
+def test_a_sweep_cut_short_by_the_server_continues_with_the_missing_pairs(tmp_path, monkeypatch):
+    """The pair at 2 topics finished before the server died; after the restart only the pair at
+    3 is trained, and the sweep ends with both, measured as an uninterrupted sweep measures."""
     from tests.docmodel.test_compare import planted_dataset
 
     store = Store(tmp_path)
     ws = store.create()
-    record = runs.create_run(ws, name="sweep over 2, 4 units", kind=None, params=None, settings={}, max_epochs=0,
-                             max_seconds=1.0, X=None, X_val=None, words=None, job=runs.SWEEP)
-    ds = planted_dataset()
-    ws.add_model("sweep-lda-2", LDATopicModel(n_units=2, max_iter=2).fit(ds.train.X), {}, "trained", run=record["id"])
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    owner = dict(this_process(), pid=int(gone.stdout), boot="a boot before this one", start=None)
-    runs.update_run(ws, record["id"], lambda r: r.update(status="running", owner=owner))
-    assert recover(store, Scheduler()) == ["sweep over 2, 4 units: interrupted"]
-    after = runs.read_run(ws, record["id"])
-    assert after["status"] == "interrupted" and after["models"] == ["sweep-lda-2"] and list(ws.models()) == ["sweep-lda-2"]
+    dataset = planted_dataset()
+    ws.save_corpus(dataset, "planted")
+    run_id, settings = cut_short_sweep(ws, dataset, monkeypatch, stop_at=3)
+    assert list(ws.models()) == ["sweep-lda-2"] and len(ws.sweep()["pairs"]) == 1
+    first = ws.sweep()["pairs"][0]
+    trained = []
+    original = sweeps.train_pair
+
+    def watched(dataset, data, settings, name, n_units, callback=None):
+        trained.append((name, n_units))
+        return original(dataset, data, settings, name, n_units, callback=callback)
+
+    monkeypatch.setattr(sweeps, "train_pair", watched)
+    scheduler = Scheduler()
+    note = ("Continued after the server restarted: 1 of 2 pairs were finished and are kept; the others are "
+            "trained now.")
+    assert recover(store, scheduler) == [f"sweep over 2, 3 units: {note}"]
+    job = scheduler.job_for(ws.id)
+    assert job.note == note
+    job.join(TIMEOUT)
+    after = runs.read_run(ws, run_id)
+    assert after["status"] == "done", after
+    assert after["models"] == ["sweep-lda-2", "sweep-lda-3"] and list(ws.models()) == ["sweep-lda-2", "sweep-lda-3"]
+    assert trained == [("lda", 3)]  # the finished pair is not trained again
+    sweep = ws.sweep()
+    assert [(p["model"], p["n_units"], p["workspace_model"]) for p in sweep["pairs"]] == [
+        ("lda", 2, "sweep-lda-2"), ("lda", 3, "sweep-lda-3")]
+    assert sweep["pairs"][0] == first and sweep["settings"] == json_settings(settings)
     kind, text = announcement(after)
-    assert kind == "warning" and shown(text) == ("The sweep was interrupted: the server stopped during the sweep; the "
-                                                 "models it had finished are kept (sweep-lda-2). Run the sweep again "
-                                                 "for the others.")
+    assert kind == "success" and shown(text).startswith("The sweep is finished: 2 models (sweep-lda-2, sweep-lda-3) added")
+
+
+def json_settings(settings):
+    import json
+
+    return json.loads(json.dumps(settings.to_dict()))
+
+
+def test_a_sweep_whose_corpus_was_replaced_is_interrupted_with_its_models_kept(tmp_path, monkeypatch):
+    from tests.docmodel.test_compare import planted_dataset
+
+    store = Store(tmp_path)
+    ws = store.create()
+    dataset = planted_dataset()
+    ws.save_corpus(dataset, "planted")
+    run_id, _ = cut_short_sweep(ws, dataset, monkeypatch, stop_at=3)
+    ws.save_corpus(planted_dataset(seed=1), "other")  # (the Corpus page keeps the models)
+    assert recover(store, Scheduler()) == ["sweep over 2, 3 units: interrupted"]
+    after = runs.read_run(ws, run_id)
+    assert after["status"] == "interrupted" and after["models"] == ["sweep-lda-2"]
+    kind, text = announcement(after)
+    assert kind == "warning" and shown(text) == (
+        "The sweep was interrupted: the server stopped during the sweep and it could not be continued (the "
+        "workspace's corpus is not the one the sweep began with); the models it had finished are kept "
+        "(sweep-lda-2). Run the sweep again for the others.")
