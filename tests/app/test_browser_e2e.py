@@ -1,5 +1,6 @@
 """The app end to end in a real browser: upload 300 real newsgroup posts, prepare them, train a
-small SBN and LDA, read the comparison, explore a unit and a document, download a CSV, and check
+small SBN and LDA, read the comparison, explore a unit and a document, download a CSV, score 40
+posts of the test split, and check
 that a second browser session sees none of it. Screenshots of every page go to test-artifacts/
 and docs/screenshots/ (the README links those).
 
@@ -21,29 +22,29 @@ from tests.conftest import shared_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-N_POSTS, PER_GROUP = 300, 15
+PER_GROUP = 15  # 300 training posts
 
 
-def newsgroup_csv() -> bytes:
-    """300 posts of the 20 Newsgroups training split, 15 from each group, as a CSV
-    (id, label, text)."""
+def newsgroup_csv(split: str = "20news-bydate-train", per_group: int = PER_GROUP) -> bytes:
+    """The first ``per_group`` posts of each of the 20 groups of a 20 Newsgroups split
+    (300 of the training split by default), as a CSV (id, label, text)."""
     tarball = shared_path("20news_bydate", "20news-bydate.tar.gz")
-    per_group: dict[str, int] = {}
+    counts: dict[str, int] = {}
     rows = []
     with tarfile.open(tarball) as tar:
         for member in tar:
             parts = member.name.split("/")
-            if not member.isfile() or len(parts) != 3 or parts[0] != "20news-bydate-train":
+            if not member.isfile() or len(parts) != 3 or parts[0] != split:
                 continue
             group = parts[1]
-            if per_group.get(group, 0) >= PER_GROUP:
+            if counts.get(group, 0) >= per_group:
                 continue
             text = tar.extractfile(member).read().decode("latin-1")
-            per_group[group] = per_group.get(group, 0) + 1
+            counts[group] = counts.get(group, 0) + 1
             rows.append({"id": f"{group}/{parts[2]}", "label": group, "text": text})
-            if len(rows) >= N_POSTS:
+            if len(rows) >= 20 * per_group:
                 break
-    assert len(rows) == N_POSTS and len(per_group) == 20
+    assert len(rows) == 20 * per_group and len(counts) == 20
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["id", "label", "text"])
     writer.writeheader()
@@ -150,6 +151,23 @@ def test_upload_train_compare_explore_download(news_csv, browser, server, tmp_pa
     screenshot(page, "models")
 
     phase("models done")
+
+    # Score: 40 posts of the test split, which no model has seen.
+    goto_page(page, "Score new documents")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        {"name": "new-posts.csv", "mimeType": "text/csv", "buffer": newsgroup_csv("20news-bydate-test", 2)}
+    )
+    page.get_by_text("The first rows of new-posts.csv").wait_for(timeout=WAIT)
+    idle(page)
+    page.get_by_role("button", name="Score", exact=True).click()
+    page.get_by_text("Documents scored").wait_for(timeout=WAIT)
+    idle(page)
+    metrics = page.locator('[data-testid="stMetric"]').all_inner_texts()
+    assert any("Documents scored" in m and "40" in m for m in metrics), metrics
+    page.locator('[data-testid="stHtml"] span[title^="unit "]').first.wait_for(timeout=WAIT)
+    screenshot(page, "score")
+
+    phase("score done")
 
     # A second browser session has the demo corpus and no models: nothing leaks between sessions.
     other = browser.new_context(viewport={"width": WIDTH, "height": 900})
