@@ -240,7 +240,8 @@ def _demo_options(ds: Dataset, name: str) -> str | None:
     options = ds.info.get("options")
     if name != resources.DEMO_NAME or ds.info.get("source") != resources.DEMO_SOURCE or not isinstance(options, dict):
         return None
-    key = json.dumps(options, sort_keys=True)
+    # The options it was asked with: its learned phrases are relearned identically from them.
+    key = json.dumps({**options, "phrases": None}, sort_keys=True)
     return key if resources.demo_dataset(key) is ds else None
 
 

@@ -163,7 +163,9 @@ class Dataset:
     train : Corpus
     test : Corpus or None
     info : dict
-        Preparation summary and options (JSON-serialisable).
+        Preparation summary and options (JSON-serialisable). The options of a corpus prepared
+        with bigrams hold the phrases it learned (``info["options"]["phrases"]``), so that new
+        documents are tokenized as it was; corpora saved before that hold none.
     """
 
     train: Corpus

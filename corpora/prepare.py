@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -105,9 +105,11 @@ class PrepareOptions(TokenizerConfig):
         return TokenizerConfig(**{f.name: getattr(self, f.name) for f in fields(TokenizerConfig)})
 
     def to_dict(self) -> dict:
-        """The options as plain JSON values."""
+        """The options as plain JSON values (``phrases``: a list of ``[phrase, score]`` lists)."""
         out = asdict(self)
         out["extra_stopwords"] = list(self.extra_stopwords)
+        if self.phrases is not None:
+            out["phrases"] = [list(pair) for pair in self.phrases]
         return out
 
 
@@ -142,7 +144,10 @@ def prepare(
         ``train`` and ``test`` (None when there is no test split) over one vocabulary;
         ``info`` records the source, options, split, skipped files and dropped documents
         (``n_dropped_short``: fewer than ``min_doc_tokens`` tokens; ``n_dropped_empty``: no
-        token left in the vocabulary; totals and per split under ``splits``).
+        token left in the vocabulary; totals and per split under ``splits``). With
+        ``bigrams``, ``info["options"]["phrases"]`` holds the phrases applied: those learned on
+        the training split, or ``options.phrases`` when given (then nothing is learned, as for
+        new documents tokenized like a saved corpus).
 
     Raises
     ------
@@ -267,8 +272,14 @@ def _prepare_text(source, test, vocabulary, options, info, loader_kwargs) -> Dat
 
     tokenizer = Tokenizer(options.tokenizer_config)
     if options.bigrams:
-        tokenizer = tokenizer.fit_phrases(d.text for d in train_docs)
-        info["n_bigram_phrases"] = len(tokenizer.phrases.phrasegrams)
+        if options.phrases is None:
+            tokenizer = tokenizer.fit_phrases(d.text for d in train_docs)
+            # Saved with the options, so that new documents get these phrases, never new ones.
+            info["options"] = replace(options, phrases=tokenizer.config.phrases).to_dict()
+            info["bigram_phrases"] = "learned from the training split"
+        else:
+            info["bigram_phrases"] = "given"
+        info["n_bigram_phrases"] = len(tokenizer.config.phrases)
     groups = [train_docs] + ([test_docs] if test_docs is not None else [])
     encoded = tokenizer.encode([[d.text for d in docs] for docs in groups])
     n_types = len(encoded.types)

@@ -13,7 +13,9 @@ The steps, in order (each optional step is off unless its option is set):
    stripping", 1980, revised as Snowball), which needs no downloaded data;
 6. phrases ("new_york") learned by gensim's ``Phrases`` (Mikolov et al., "Distributed
    Representations of Words and Phrases and their Compositionality", 2013) on the
-   *training* documents only, then applied unchanged to every document.
+   *training* documents only, then applied unchanged to every document. The learned phrases
+   are part of the config (``TokenizerConfig.phrases``, plain data; see
+   :mod:`corpora.phrases`), so a corpus's saved options tokenize new documents as it was.
 
 Steps 4 and 5 depend only on the token's string, so :meth:`Tokenizer.encode` applies them
 once per distinct token type rather than once per token: that, with counting in NumPy, is
@@ -36,6 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from corpora.errors import CorpusError
+from corpora.phrases import check_phrases, join_phrases, learn_phrases
 
 HEADER_MODES = ("off", "auto", "first-blank-line")
 STOPWORD_LISTS = ("none", "english")
@@ -102,6 +105,12 @@ class TokenizerConfig:
         gensim ``Phrases`` settings (its defaults): a pair must occur at least
         ``bigram_min_count`` times and score above ``bigram_threshold`` with the
         Mikolov et al. score ``(count(ab) - min_count) * n_types / (count(a) * count(b))``.
+    phrases : tuple of (str, float), or None
+        The learned phrases, each as the token it becomes (``"new_york"``) with its score (see
+        :func:`corpora.phrases.learn_phrases`); applied, and never learned again, when
+        ``bigrams`` is set. None: not learned yet (:meth:`Tokenizer.fit_phrases`, which
+        :func:`corpora.prepare.prepare` calls on the training split, fills it in). A list of
+        ``[phrase, score]`` lists (the JSON form) is accepted.
     """
 
     lowercase: bool = True
@@ -119,6 +128,7 @@ class TokenizerConfig:
     bigrams: bool = False
     bigram_min_count: int = 5
     bigram_threshold: float = 10.0
+    phrases: tuple[tuple[str, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.strip_headers is True or self.strip_headers is False:
@@ -170,6 +180,8 @@ class TokenizerConfig:
             self.bigram_threshold, (int, float)
         ):
             raise CorpusError(f"bigram_threshold must be a number, got {self.bigram_threshold!r}")
+        if self.phrases is not None:
+            object.__setattr__(self, "phrases", check_phrases(self.phrases))
 
 
 def _check_int(name: str, value: object, low: int) -> None:
@@ -236,13 +248,14 @@ class Tokenizer:
     Parameters
     ----------
     config : TokenizerConfig
-    phrases : gensim.models.phrases.FrozenPhrases, optional
-        A phrase model learned by :meth:`fit_phrases`; needed when ``config.bigrams`` is set.
+        With ``bigrams`` set, its ``phrases`` are joined; without them (None), :meth:`fit_phrases`
+        must learn them first.
     """
 
-    def __init__(self, config: TokenizerConfig | None = None, phrases=None) -> None:
+    def __init__(self, config: TokenizerConfig | None = None) -> None:
         self.config = config = config if config is not None else TokenizerConfig()
-        self.phrases = phrases
+        # The joined forms, looked up per adjacent pair as gensim's FrozenPhrases does.
+        self._phrases = None if config.phrases is None else frozenset(p for p, _ in config.phrases)
         self._findall = re.compile(config.token_pattern).findall
         steps = []
         if config.strip_headers != "off":
@@ -303,7 +316,7 @@ class Tokenizer:
         Raises
         ------
         CorpusError
-            When ``bigrams`` is set but no phrases were learned yet.
+            When ``bigrams`` is set but the config holds no phrases (none learned yet).
         """
         normalize = self.normalize
         tokens = [t for t in map(normalize, self.raw_tokens(text)) if t is not None]
@@ -312,11 +325,12 @@ class Tokenizer:
         return tokens
 
     def _apply_phrases(self, tokens: list[str]) -> list[str]:
-        if self.phrases is None:
+        if self._phrases is None:
             raise CorpusError(
-                "bigrams=True needs phrases learned from training documents: call fit_phrases first"
+                "bigrams=True needs phrases learned from training documents: call fit_phrases first "
+                "(or give the saved ones as TokenizerConfig.phrases)"
             )
-        return self.phrases[tokens]
+        return join_phrases(tokens, self._phrases)
 
     def fit_phrases(self, texts: Iterable[str]) -> Tokenizer:
         """A tokenizer like this one with phrases learned from ``texts`` (training texts only).
@@ -329,23 +343,23 @@ class Tokenizer:
         Returns
         -------
         Tokenizer
-            A new tokenizer whose :meth:`tokenize` joins the learned pairs with ``_``.
+            A new tokenizer whose config holds the learned phrases (any phrases this one held
+            are replaced) and whose :meth:`tokenize` joins them with ``_``.
         """
-        from gensim.models.phrases import Phrases
-
         base = Tokenizer(self._unigram_config())
         base._cache = self._cache
         cfg = self.config
-        model = Phrases(
+        phrases = learn_phrases(
             [base.tokenize(t) for t in texts],
             min_count=cfg.bigram_min_count,
             threshold=cfg.bigram_threshold,
-            delimiter="_",
         )
-        return Tokenizer(cfg, phrases=model.freeze())
+        fitted = Tokenizer(replace(cfg, phrases=phrases))
+        fitted._cache = self._cache  # the phrases change nothing per token
+        return fitted
 
     def _unigram_config(self) -> TokenizerConfig:
-        return replace(self.config, bigrams=False)
+        return replace(self.config, bigrams=False, phrases=None)
 
     def encode(self, groups: Sequence[Sequence[str]]) -> EncodedTexts:
         """Tokenize groups of texts into integer ids over one shared list of token types.

@@ -2,7 +2,9 @@
 encoded with the model's own vocabulary (tokenized as the model's corpus was), one row per
 document with its bound perplexity, its top units and every unit's value.
 
-Shared by ``docmodel transform`` and the app's "Score new documents" page. Words outside the
+Shared by ``docmodel transform`` and the app's "Score new documents" page. A corpus prepared with
+bigrams saved the phrases it learned in its options: new documents get exactly those (phrases
+learned from the new documents would join other pairs and miss the vocabulary). Words outside the
 vocabulary are counted; documents left without a word of it are left out and counted (they have
 no perplexity). The perplexity is the bound's, ``exp(-log_likelihood_bound / n_tokens)``, as
 :meth:`docmodel.base.TopicModel.log_likelihood_bound` estimates it.
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from corpora.corpus import Corpus
-from corpora.errors import NoDocumentsLeft
+from corpora.errors import CorpusError, NoDocumentsLeft
 from corpora.prepare import PrepareOptions, prepare
 from corpora.tokenize import TokenizerConfig
 from docmodel.errors import ModelError
@@ -40,7 +42,8 @@ class ScoredDocuments:
         The scored documents encoded with the model's vocabulary, in the table's order (with
         their text, for display).
     options : dict
-        The tokenizer settings they were tokenized with (``PrepareOptions.to_dict()``).
+        The tokenizer settings they were tokenized with (``PrepareOptions.to_dict()``, with the
+        corpus's phrases when it joined them).
     n_loaded : int
         Documents read from the source.
     n_tokens, n_tokens_outside_vocabulary : int
@@ -68,12 +71,26 @@ class ScoredDocuments:
 
 def tokenizer_options(saved: Mapping | None = None) -> PrepareOptions:
     """prepare's options for new documents: the tokenizer settings of the model's corpus
-    (``Dataset.info["options"]``; None: prepare's defaults) and its ``min_doc_tokens``, every
-    document kept in one split. The corpus's vocabulary filters do not apply: the model's
-    vocabulary is fixed. Its shortest-document rule does, so that its own test posts, read raw,
-    are the documents of its prepared test split."""
+    (``Dataset.info["options"]``; None: prepare's defaults), its learned phrases and its
+    ``min_doc_tokens``, every document kept in one split. The corpus's vocabulary filters do not
+    apply: the model's vocabulary is fixed. Its shortest-document rule does, so that its own test
+    posts, read raw, are the documents of its prepared test split.
+
+    Raises
+    ------
+    CorpusError
+        The corpus joined phrases but did not save them (prepared before they were saved).
+    """
     names = {f.name for f in fields(TokenizerConfig)}
     given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (saved or {}).items() if k in names}
+    if given.get("bigrams") and given.get("phrases") is None:
+        # prepare would learn phrases from the new documents: other pairs than the corpus joined.
+        raise CorpusError(
+            "the model's corpus was prepared with bigrams, but the phrases it learned were not saved with "
+            "it (it was prepared by an older docmodel), so new documents cannot be tokenized as it was; "
+            "prepare the corpus again with the same source and options (it then saves its phrases) and "
+            "score with that corpus, retraining the model if its vocabulary differs"
+        )
     return PrepareOptions(**given, test_fraction=0.0, min_doc_tokens=(saved or {}).get("min_doc_tokens", 1))
 
 
@@ -128,8 +145,8 @@ def score_new_documents(
     source : path, LoadedDocuments or sequence of Document
         Anything :func:`corpora.prepare.prepare` reads.
     options : mapping, optional
-        Tokenizer settings of the model's corpus (its ``Dataset.info["options"]``); None: prepare's
-        defaults.
+        Tokenizer settings of the model's corpus (its ``Dataset.info["options"]``, which hold the
+        phrases it learned when it was prepared with bigrams); None: prepare's defaults.
     top : int
         Units listed per document (at most the model's ``n_units_``).
     seed : int
@@ -151,7 +168,8 @@ def score_new_documents(
         No document has a word of the vocabulary (``reason`` "filtered"), none has a token
         ("too_short") or the source holds none ("no_documents").
     CorpusError
-        An unreadable source.
+        An unreadable source, or ``options`` of a corpus prepared with bigrams that holds no
+        phrases (an older corpus): they are never learned from the new documents.
     """
     if top < 1:
         raise ModelError(f"top must be at least 1, got {top}")

@@ -98,7 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--bigrams",
         action="store_true",
-        help="join frequent word pairs learned on the training split",
+        help="join frequent word pairs learned on the training split (saved with the corpus: "
+        "'docmodel transform --corpus' joins the same pairs in new documents)",
     )
     t.add_argument("--min-token-length", metavar="N", help=f"(default {d.min_token_length})")
     t.add_argument("--max-token-length", metavar="N", help="(default: no limit)")

@@ -1,10 +1,11 @@
 """``docmodel transform MODEL_DIR SOURCE -o OUT [--corpus CORPUS_DIR] [--format csv|jsonl|parquet]``.
 
 Applies a trained model to new documents: any source ``docmodel prepare`` reads is encoded with
-the model's own vocabulary (tokenized as the model's corpus was, when ``--corpus`` names it) and
-each document gets its unit probabilities or topic proportions, its top units with their labels,
-and its bound perplexity. Words outside the vocabulary are counted and reported; documents left
-without a word of it are reported and left out (they have no perplexity). The scoring is
+the model's own vocabulary (tokenized as the model's corpus was, its learned phrases included,
+when ``--corpus`` names it) and each document gets its unit probabilities or topic proportions,
+its top units with their labels, and its bound perplexity. Words outside the vocabulary are
+counted and reported; documents left without a word of it are reported and left out (they have
+no perplexity). The scoring is
 :func:`docmodel.new_documents.score_new_documents`, which the app's "Score new documents" page uses too.
 """
 
@@ -24,8 +25,8 @@ def add_arguments(p) -> None:
     p.add_argument("--format", choices=FORMATS, help="format of OUT (default: from its suffix, else csv)")
     p.add_argument(
         "--corpus", metavar="CORPUS_DIR",
-        help="the corpus directory the model was trained on: its tokenizer options are used "
-        "(default: prepare's defaults)",
+        help="the corpus directory the model was trained on: its tokenizer options, and the phrases it "
+        "learned with --bigrams, are used (default: prepare's defaults)",
     )
     p.add_argument("--top", type=int, default=3, help="top units listed per document (default 3)")
     p.add_argument("--input-format", metavar="F", help="source format (default: detected)")

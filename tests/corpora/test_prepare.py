@@ -4,6 +4,7 @@ documents, bag-of-words inputs, and agreement with scikit-learn's CountVectorize
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import numpy as np
@@ -111,6 +112,46 @@ def test_bigrams_learned_on_train_are_applied_to_test():
     assert "new_york" in data.vocabulary and data.info["n_bigram_phrases"] >= 1
     assert words_of(data.test, 0) == {"new_york": 1}
     assert words_of(data.test, 1) == {"new": 1, "in": 1, "york": 1}
+
+
+def test_learned_phrases_are_saved_with_the_corpus_and_load_back(tmp_path):
+    options = PrepareOptions(bigrams=True, test_fraction=0.2)
+    data = prepare("lee", options=options)
+    phrases = data.info["options"]["phrases"]
+    assert data.info["bigram_phrases"] == "learned from the training split"
+    assert len(phrases) == data.info["n_bigram_phrases"] > 20 and ["asylum_seekers", phrases[0][1]] in phrases
+    assert {w for w in data.vocabulary.words if "_" in w} <= {p for p, _ in phrases}
+    assert "prime_minister" in data.vocabulary
+    back = Dataset.load(data.save(tmp_path / "lee"))
+    meta = json.loads((tmp_path / "lee" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["info"]["options"]["phrases"] == phrases == back.info["options"]["phrases"]
+    # prepared again with the saved options, nothing is learned and the corpus is the same
+    again = prepare("lee", options=PrepareOptions(**back.info["options"]))
+    assert again.info["bigram_phrases"] == "given" and again.info["options"] == data.info["options"]
+    assert (again.train.X != data.train.X).nnz == 0 and (again.test.X != data.test.X).nnz == 0
+
+
+def test_given_phrases_are_applied_to_other_documents_not_learned_from_them():
+    phrases = [["big_apple", 20.0]]
+    filler = [" ".join(f"w{i}x{k}" for i in range(10)) for k in range(30)]
+    texts = ["new york"] * 20 + filler + ["a big apple"]
+    settings = {**ALL, "bigrams": True, "token_pattern": r"\w+"}
+    data = prepare(docs(*texts), options=PrepareOptions(**settings, phrases=phrases))
+    assert "new_york" not in data.vocabulary and "big_apple" in data.vocabulary
+    assert data.info["options"]["phrases"] == phrases and data.info["n_bigram_phrases"] == 1
+    learned = prepare(docs(*texts), options=PrepareOptions(**settings))
+    assert "new_york" in learned.vocabulary  # the check above can fail
+
+
+def test_a_corpus_saved_before_phrases_were_saved_still_loads(tmp_path):
+    data = prepare(docs("new york city", "new york state"), options=PrepareOptions(**ALL, bigrams=True))
+    folder = data.save(tmp_path / "old")
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    del meta["info"]["options"]["phrases"]
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    back = Dataset.load(folder)
+    assert back.info["options"]["bigrams"] and "phrases" not in back.info["options"]
+    assert (back.train.X != data.train.X).nnz == 0
 
 
 def test_random_split_is_seeded_complete_and_disjoint():
