@@ -14,6 +14,9 @@ z in place of h, so that the two models are measured alike:
   log p(x, z_s) - log q(z_s | x) (KL sampled, not closed form: same expectation, the ELBO);
 * importance sampled: log (1/S) sum_s p(x, z_s) / q(z_s | x), z_s ~ q(z | x);
 * completion: log (1/S) sum_s p(x_heldout | z_s), z_s ~ q(z | x_observed).
+
+As there, the estimator gives each document its own noise (:mod:`docmodel.noise`): a document's
+figure depends on the document and the seed alone, not on the documents scored with it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 
 from docmodel.models.nvdm.networks import Decoder, Encoder
 from docmodel.models.sbn.likelihood import word_log_likelihood
+from docmodel.noise import DocumentNoise, per_batch
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -41,7 +45,10 @@ def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
 
 
 def noise(shape, dtype, device, generator) -> torch.Tensor:
-    """eps ~ N(0, I) of ``shape`` from ``generator`` (a seeded ``torch.Generator``)."""
+    """eps ~ N(0, I) of ``shape`` from ``generator``: a seeded ``torch.Generator``, or one batch's
+    per-document noise (:class:`docmodel.noise.DocumentNoise`, documents on axis -2)."""
+    if isinstance(generator, DocumentNoise):
+        return generator.normal(shape, dtype, device)
     return torch.randn(shape, generator=generator, dtype=dtype, device=device)
 
 
@@ -105,10 +112,14 @@ def training_objective(
 
 @torch.no_grad()
 def bound(encoder: Encoder, decoder: Decoder, batches: Iterable[torch.Tensor], n_samples: int, generator) -> np.ndarray:
-    """Mean over ``n_samples`` single-sample bounds for each document of ``batches``, shape (n_docs,)."""
+    """Mean over ``n_samples`` single-sample bounds for each document of ``batches``, shape (n_docs,).
+
+    ``generator`` is a ``torch.Generator`` (one stream through all batches: training's
+    validation) or an iterable of per-document noise, one per batch
+    (:func:`docmodel.noise.batch_noise`); so for the two estimates below."""
     out = []
-    for x in batches:
-        eps = noise((n_samples, x.shape[0], encoder.mean.out_features), x.dtype, x.device, generator)
+    for x, gen in zip(batches, per_batch(generator)):
+        eps = noise((n_samples, x.shape[0], encoder.mean.out_features), x.dtype, x.device, gen)
         out.append(log_weights(encoder, decoder, x, eps).double().mean(0).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -119,8 +130,8 @@ def importance_sampled(
 ) -> np.ndarray:
     """log (1/S) sum_s p(x, z_s) / q(z_s | x) for each document of ``batches``, shape (n_docs,)."""
     out = []
-    for x in batches:
-        eps = noise((n_samples, x.shape[0], encoder.mean.out_features), x.dtype, x.device, generator)
+    for x, gen in zip(batches, per_batch(generator)):
+        eps = noise((n_samples, x.shape[0], encoder.mean.out_features), x.dtype, x.device, gen)
         w = log_weights(encoder, decoder, x, eps).double()
         out.append((torch.logsumexp(w, 0) - math.log(n_samples)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
@@ -133,9 +144,9 @@ def completion(
     """log (1/S) sum_s p(x_heldout | z_s), z_s ~ q(z | x_observed), for each (observed, held-out)
     minibatch pair, shape (n_docs,)."""
     out = []
-    for x_obs, x_held in pairs:
+    for (x_obs, x_held), gen in zip(pairs, per_batch(generator)):
         mu, log_sigma = encoder(x_obs)
-        eps = noise((n_samples,) + tuple(mu.shape), mu.dtype, mu.device, generator)
+        eps = noise((n_samples,) + tuple(mu.shape), mu.dtype, mu.device, gen)
         z = reparameterise(mu, log_sigma, eps)
         lp = word_log_likelihood(x_held, z, decoder.words.weight, decoder.words.bias).double()  # S,B
         out.append((torch.logsumexp(lp, 0) - math.log(n_samples)).cpu().numpy())

@@ -33,6 +33,7 @@ from docmodel.models.nvdm.elbo import bound, completion, importance_sampled
 from docmodel.models.nvdm.networks import NVDMConfig
 from docmodel.models.nvdm.training import TrainSettings, build, train
 from docmodel.models.sbn.batching import CSRRows
+from docmodel.noise import batch_noise
 from docmodel.threads import training
 from docmodel.topwords import word_frequencies_from_counts
 
@@ -41,7 +42,7 @@ WORD_SCALE = 2.0
 dimension (z = s e_k): p(w | k) = softmax(b + s R[:, k])."""
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents (as the SBN's);
-# the batch size fixes which noise each document draws, and so the estimates.
+# the batch size bounds memory only: each document's noise is its own (docmodel.noise).
 _EVAL_ELEMENTS = 2**24
 
 
@@ -260,15 +261,19 @@ class NVDMTopicModel(TopicModel):
     def _device(self) -> torch.device:
         return self.decoder_.words.weight.device
 
+    def _eval_batch(self, n_samples: int) -> int:
+        """Documents per evaluation batch."""
+        return max(1, min(2048, _EVAL_ELEMENTS // max(1, n_samples * self.n_words_)))
+
     def _batches(self, X, n_samples: int):
         """Dense minibatches of checked counts ``X`` on the model's device, in order."""
-        B = max(1, min(2048, _EVAL_ELEMENTS // max(1, n_samples * self.n_words_)))
-        rows = CSRRows(X, self._device())
+        B, rows = self._eval_batch(n_samples), CSRRows(X, self._device())
         for lo in range(0, X.shape[0], B):
             yield rows.span(lo, min(lo + B, X.shape[0]))
 
-    def _generator(self, random_state) -> torch.Generator:
-        return torch.Generator(device=self._device()).manual_seed(int(random_state))
+    def _noise(self, X, n_samples: int, random_state):
+        """Each evaluation batch's per-document noise (:mod:`docmodel.noise`)."""
+        return batch_noise(X, random_state, self._eval_batch(n_samples))
 
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
@@ -303,7 +308,7 @@ class NVDMTopicModel(TopicModel):
         n_samples = self._check_samples(n_samples)
         X = self._counts(X)
         out = estimate(self.encoder_, self.decoder_, self._batches(X, n_samples), n_samples,
-                       self._generator(random_state))
+                       self._noise(X, n_samples, random_state))
         # An empty document has probability one (log 0), whatever z is.
         out[np.asarray(X.sum(axis=1)).ravel() == 0] = 0.0
         return out
@@ -321,14 +326,15 @@ class NVDMTopicModel(TopicModel):
 
     def log_likelihood_completion(self, X_observed, X_heldout, *, n_samples: int = 100, random_state=0) -> np.ndarray:
         """log (1/S) sum_s p(x_heldout | z_s), z_s ~ q(z | x_observed), per document, shape
-        (n_docs,): only the observed half informs the posterior; the held-out half is scored."""
+        (n_docs,): only the observed half informs the posterior; the held-out half is scored. The
+        noise is keyed by the observed half, the document q sees."""
         n_samples = self._check_samples(n_samples)
         X_obs, X_held = self._counts(X_observed), self._counts(X_heldout)
         if X_obs.shape != X_held.shape:
             raise ModelError("observed and held-out halves must have the same shape")
         pairs = zip(self._batches(X_obs, n_samples), self._batches(X_held, n_samples))
         # (An empty held-out half scores log 1 = 0 exactly.)
-        return completion(self.encoder_, self.decoder_, pairs, n_samples, self._generator(random_state))
+        return completion(self.encoder_, self.decoder_, pairs, n_samples, self._noise(X_obs, n_samples, random_state))
 
     # ---- checkpoints ---------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

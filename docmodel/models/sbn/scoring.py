@@ -4,7 +4,9 @@ estimate, and document completion (the held-out half scored with h drawn from q 
 observed half). Each takes dense minibatches and streams; the logits are never held whole
 (:func:`docmodel.models.sbn.likelihood.word_log_likelihood`). log q is always q's exact
 log-probability, an autoregressive q's included (sampled unit by unit, scored in one pass).
-:class:`Scoring` gives the estimator these figures and ``transform``."""
+:class:`Scoring` gives the estimator these figures and ``transform``; each document draws its own
+noise (:mod:`docmodel.noise`), so its figure depends on the document and the seed alone, not on
+the documents scored with it, their order or the batch size."""
 
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ import torch
 
 from docmodel.errors import ModelError
 from docmodel.models.sbn.batching import CSRRows
+from docmodel.noise import batch_noise, per_batch
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
-# themselves are never held whole (see docmodel.models.sbn.likelihood.word_log_likelihood); the batch size is kept
-# because it fixes which noise each document draws, and so the estimates.
+# themselves are never held whole (see docmodel.models.sbn.likelihood.word_log_likelihood); the
+# batch size bounds the other S * B * V intermediates. It does not change the estimates: each
+# document's noise is its own.
 _EVAL_ELEMENTS = 2**24
 
 
@@ -33,36 +37,42 @@ def log_weights(nets, x: torch.Tensor, n_samples: int, generator) -> torch.Tenso
 
 
 @torch.no_grad()
-def bound_per_doc(nets, X: sp.csr_matrix, n_samples: int, generator, device, batch_size=512) -> np.ndarray:
+def bound_per_doc(nets, X: sp.csr_matrix, n_samples: int, noise, device, batch_size=512) -> np.ndarray:
     """Mean over ``n_samples`` single-sample bounds for each document, shape (n_docs,).
 
-    Streams over ``X`` in batches of ``batch_size`` documents.
+    Streams over ``X`` in batches of ``batch_size`` documents. ``noise`` is a ``torch.Generator``
+    (one stream through all batches: training's validation) or an iterable of noise callables,
+    one per batch of ``batch_size`` (:func:`docmodel.noise.batch_noise`).
     """
-    batches = CSRRows(X, device)
+    batches, noises = CSRRows(X, device), per_batch(noise)
     out = []
     for start in range(0, X.shape[0], batch_size):
         x = batches.span(start, min(start + batch_size, X.shape[0]))
-        out.append(log_weights(nets, x, n_samples, generator).mean(0).double())
+        out.append(log_weights(nets, x, n_samples, next(noises)).mean(0).double())
     return torch.cat(out).cpu().numpy() if out else np.zeros(0)
 
 
 @torch.no_grad()
-def importance_sampled(nets, batches: Iterable[torch.Tensor], n_samples: int, generator) -> np.ndarray:
-    """log (1/S) sum_s p(x, h_s) / q(h_s | x) for each document of ``batches``, shape (n_docs,)."""
+def importance_sampled(nets, batches: Iterable[torch.Tensor], n_samples: int, noise) -> np.ndarray:
+    """log (1/S) sum_s p(x, h_s) / q(h_s | x) for each document of ``batches``, shape (n_docs,).
+
+    ``noise`` as for :func:`bound_per_doc`: a generator, or one noise callable per batch."""
     out = []
-    for x in batches:
-        w = log_weights(nets, x, n_samples, generator)
+    for x, batch_noise_ in zip(batches, per_batch(noise)):
+        w = log_weights(nets, x, n_samples, batch_noise_)
         out.append((torch.logsumexp(w.double(), 0) - math.log(n_samples)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
 @torch.no_grad()
-def completion(nets, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], n_samples: int, generator) -> np.ndarray:
+def completion(nets, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], n_samples: int, noise) -> np.ndarray:
     """log (1/S) sum_s p(x_heldout | h_s), h_s ~ q(h | x_observed), for each document of the
-    (observed, held-out) minibatch pairs ``batches``, shape (n_docs,)."""
+    (observed, held-out) minibatch pairs ``batches``, shape (n_docs,).
+
+    ``noise`` as for :func:`bound_per_doc`: a generator, or one noise callable per batch."""
     out = []
-    for x_obs, x_held in batches:
-        hs, _ = nets.encoder.sample(x_obs, n_samples, generator)
+    for (x_obs, x_held), batch_noise_ in zip(batches, per_batch(noise)):
+        hs, _ = nets.encoder.sample(x_obs, n_samples, batch_noise_)
         lp = nets.model.log_p_x_given_h1(x_held, hs[0]).double()  # S,B
         out.append((torch.logsumexp(lp, 0) - math.log(n_samples)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
@@ -85,8 +95,9 @@ class Scoring:
         for start in range(0, X.shape[0], B):
             yield rows.span(start, min(start + B, X.shape[0]))
 
-    def _generator(self, random_state) -> torch.Generator:
-        return torch.Generator(device=self._device()).manual_seed(int(random_state))
+    def _noise(self, X: sp.csr_matrix, n_samples: int, random_state):
+        """Each evaluation batch's noise, from its documents' keys (:mod:`docmodel.noise`)."""
+        return batch_noise(X, random_state, self._eval_batch(n_samples))
 
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
@@ -107,23 +118,25 @@ class Scoring:
         self._check_fitted()
         X = self._counts(X)
         B = self._eval_batch(n_samples)
-        return bound_per_doc(self.nets_, X, n_samples, self._generator(random_state), self._device(), B)
+        return bound_per_doc(self.nets_, X, n_samples, self._noise(X, n_samples, random_state), self._device(), B)
 
     def log_likelihood_is(self, X, *, n_samples: int = 100, random_state=0) -> np.ndarray:
         """log (1/S) sum_s p(x, h_s) / q(h_s | x), h_s ~ q(h|x): importance-sampled log p(x)
         per document, shape (n_docs,). In expectation a lower bound on log p(x), tighter than
         the bound, converging to it as S grows."""
         self._check_fitted()
-        gen = self._generator(random_state)
-        return importance_sampled(self.nets_, self._batches(X, n_samples), n_samples, gen)
+        X = self._counts(X)
+        noise = self._noise(X, n_samples, random_state)
+        return importance_sampled(self.nets_, self._batches(X, n_samples), n_samples, noise)
 
     def log_likelihood_completion(self, X_observed, X_heldout, *, n_samples: int = 100, random_state=0) -> np.ndarray:
         """log (1/S) sum_s p(x_heldout | h_s), h_s ~ q(h | x_observed), per document.
 
-        Only the observed half informs the posterior; the held-out half is scored."""
+        Only the observed half informs the posterior; the held-out half is scored. The noise is
+        keyed by the observed half, the document q sees."""
         self._check_fitted()
         X_obs, X_held = self._counts(X_observed), self._counts(X_heldout)
         if X_obs.shape != X_held.shape:
             raise ModelError("observed and held-out halves must have the same shape")
         pairs = zip(self._batches(X_obs, n_samples), self._batches(X_held, n_samples))
-        return completion(self.nets_, pairs, n_samples, self._generator(random_state))
+        return completion(self.nets_, pairs, n_samples, self._noise(X_obs, n_samples, random_state))

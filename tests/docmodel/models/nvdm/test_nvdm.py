@@ -27,6 +27,7 @@ from docmodel.models.nvdm.estimator import WORD_SCALE, NVDMTopicModel
 from docmodel.models.nvdm.networks import Decoder, Encoder, NVDMConfig
 from docmodel.models.nvdm.training import build, val_perplexity
 from docmodel.models.sbn.batching import CSRRows
+from docmodel.noise import DocumentNoise, document_keys
 from tests.docmodel.models.sbn.test_sbn_estimator import planted_corpus as sbn_planted_corpus
 
 
@@ -113,9 +114,10 @@ def test_bound_is_the_mean_and_is_the_log_mean_exp_of_the_single_sample_bounds()
     config, encoder, decoder = tiny_networks()
     model = model_from_networks(config, encoder, decoder)
     S = 7
-    # The estimator draws its noise as one (S, n_docs, K) standard normal block from a generator
-    # seeded with random_state.
-    eps = torch.randn((S, 3, 2), generator=torch.Generator().manual_seed(5)).double().numpy()
+    # The estimator draws its noise as one (S, n_docs, K) standard normal block of per-document
+    # noise keyed by the documents and random_state, in float32 as its networks compute.
+    noise = DocumentNoise(document_keys(sp.csr_matrix(X_TINY), 5))
+    eps = noise.normal((S, 3, 2), torch.float32, "cpu").double().numpy()
     w = numpy_log_weights(model.encoder_, model.decoder_, X_TINY, eps)
     np.testing.assert_allclose(model.log_likelihood_bound(X_TINY, n_samples=S, random_state=5), w.mean(0), rtol=1e-5)
     np.testing.assert_allclose(model.log_likelihood_is(X_TINY, n_samples=S, random_state=5),
