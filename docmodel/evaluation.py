@@ -49,12 +49,17 @@ def perplexity_from_log_likelihood(log_p: np.ndarray, lengths: np.ndarray, per: 
     raise ModelError(f"per must be 'document' or 'word', got {per!r}")
 
 
+_SPLIT_TAG = 2**63 + 1  # the completion split's stream of docmodel.noise.hashed
+
+
 def split_for_completion(X, random_state=0) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
     """Split each document's tokens at random into two halves (document completion).
 
     Every token is assigned to the observed or the held-out half; a document of length L gets
     ``L // 2`` observed tokens. Documents with fewer than 2 tokens cannot be split and are left
-    out (``kept`` says which were used).
+    out (``kept`` says which were used). A document's split depends only on it and
+    ``random_state`` (its tokens are ranked by bits hashed from its key,
+    :func:`docmodel.noise.document_keys`, and their place in it), not on the other documents.
 
     Returns
     -------
@@ -62,8 +67,13 @@ def split_for_completion(X, random_state=0) -> tuple[sp.csr_matrix, sp.csr_matri
     kept : ndarray of int, shape (n_kept,)
         Row positions of the documents used.
     """
-    X = check_counts(X)
-    rng = np.random.default_rng(random_state)
+    from docmodel.noise import document_keys, hashed  # (torch: imported when needed)
+
+    if random_state is None:
+        random_state = int(np.random.default_rng().integers(2**31))
+    X = sp.csr_matrix(check_counts(X), copy=True)
+    X.sum_duplicates()  # (sorts each row's words: the tokens' order is the document's own)
+    X.eliminate_zeros()
     counts = X.data.astype(np.int64)
     lengths = np.asarray(X.sum(axis=1)).ravel().astype(np.int64)
     kept = np.flatnonzero(lengths >= 2)
@@ -71,10 +81,11 @@ def split_for_completion(X, random_state=0) -> tuple[sp.csr_matrix, sp.csr_matri
     rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
     tok_word = np.repeat(X.indices, counts)
     tok_doc = np.repeat(rows, counts)
-    # A random rank within each document: shuffle, then stable-sort by document.
-    perm = rng.permutation(len(tok_word))
-    order = perm[np.argsort(tok_doc[perm], kind="stable")]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    # A random rank within each document: its tokens sorted by bits hashed from (document, place).
+    place = np.arange(len(tok_doc)) - starts[tok_doc]
+    bits = hashed(document_keys(X, int(random_state))[tok_doc], place, _SPLIT_TAG)
+    order = np.lexsort((bits, tok_doc))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - np.repeat(starts, lengths)
     half = (lengths // 2)[tok_doc]

@@ -125,6 +125,31 @@ class DocumentNoise:
         return u.mul_(2.0).sub_(1.0).erfinv_().mul_(math.sqrt(2.0)).to(dtype)
 
 
+def hashed(keys: np.ndarray, counters: np.ndarray, tag: int) -> np.ndarray:
+    """64 random bits for each (key, counter) pair: SplitMix64's output at ``counter + 1`` of the
+    stream seeded by the key mixed with ``tag`` (a use other than :class:`DocumentNoise`'s draws,
+    which number from 1: pass a tag no draw reaches, such as 2**63 + k).
+
+    Parameters
+    ----------
+    keys : ndarray of uint64, shape (n,)
+    counters : ndarray of int, shape (n,)
+        Non-negative.
+    tag : int
+
+    Returns
+    -------
+    ndarray of uint64, shape (n,)
+    """
+    mark = np.array([tag], dtype=np.uint64) * _GAMMA
+    _mix(mark, np.empty_like(mark))
+    stream = np.asarray(keys, dtype=np.uint64) ^ mark
+    _mix(stream, np.empty_like(stream))
+    z = stream + (np.asarray(counters, dtype=np.uint64) + np.uint64(1)) * _GAMMA
+    _mix(z, np.empty_like(z))
+    return z
+
+
 def batch_noise(X: sp.csr_matrix, random_state: int, batch_size: int) -> Iterator[DocumentNoise]:
     """The noise of each batch of ``batch_size`` consecutive documents of ``X``, in order."""
     keys = document_keys(X, random_state)

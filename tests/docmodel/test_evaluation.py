@@ -82,6 +82,28 @@ def test_split_is_deterministic_by_seed():
     assert (a[0] != c[0]).nnz > 0
 
 
+def test_a_documents_split_depends_only_on_it_and_the_seed():
+    """Alone, among others, in another order or stored otherwise (unsorted, duplicate entries):
+    the same halves; the same document twice: the same halves."""
+    X = random_counts(6, n_docs=34)[4:]  # (without its empty and one-token documents)
+    obs, held, kept = split_for_completion(X, random_state=4)
+    assert len(kept) == 30
+    perm = np.random.default_rng(0).permutation(30)
+    p_obs, p_held, _ = split_for_completion(X[perm], random_state=4)
+    np.testing.assert_array_equal(p_obs.toarray(), obs.toarray()[perm])
+    np.testing.assert_array_equal(p_held.toarray(), held.toarray()[perm])
+    for i in (0, 17):
+        a_obs, a_held, _ = split_for_completion(X[i], random_state=4)
+        np.testing.assert_array_equal(a_obs.toarray()[0], obs.toarray()[i])
+        np.testing.assert_array_equal(a_held.toarray()[0], held.toarray()[i])
+    row = X[3].tocoo()
+    messy = sp.csr_matrix((np.r_[row.data[::-1], 0.0], (np.zeros(row.nnz + 1, int), np.r_[row.col[::-1], 0])),
+                          shape=(1, X.shape[1]))
+    twice = sp.vstack([messy, X[3]]).tocsr()
+    t_obs, _, _ = split_for_completion(twice, random_state=4)
+    np.testing.assert_array_equal(t_obs.toarray(), obs.toarray()[[3, 3]])
+
+
 def test_split_drops_documents_with_fewer_than_two_tokens():
     X = sp.csr_matrix(np.array([[0, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 3]]))
     X_obs, X_held, kept = split_for_completion(X)
