@@ -235,8 +235,20 @@ def other_settings() -> None:
             start(chosen, estimator, run_settings, int(max_epochs), max_seconds)
 
 
+# How often the progress panel reruns while a run goes: every second, and four times a second once
+# a stop was asked for, so that the kept model shows as soon as the run has ended.
+POLL_SECONDS, STOPPING_POLL_SECONDS = 1.0, 0.25
+
+
+def poll_seconds(run) -> float | None:
+    """The progress panel's interval for ``run`` (None: no live run, no polling)."""
+    if run is None or run.finished:
+        return None
+    return STOPPING_POLL_SECONDS if run.cancel_requested else POLL_SECONDS
+
+
 def progress_panel() -> None:
-    """The current run's progress; polls every second while the run is going."""
+    """The current run's progress; polls while the run is going (:func:`poll_seconds`)."""
     with ui.page_errors("showing the training progress"):
         _progress()
 
@@ -294,7 +306,7 @@ def _progress() -> None:
             st.info("Stopping after the current step; the best model so far will be kept.")
         elif st.button("Cancel (keep the best model so far)", key="cancel_training", icon=":material/stop_circle:"):
             SCHEDULER.cancel(run)
-            st.rerun(scope="fragment")
+            st.rerun(scope="app")  # (the whole page: the panel's interval is set there)
 
 
 def epochs_text(p) -> str:
@@ -348,7 +360,7 @@ sweep_view.settings_box(busy)
 
 run = st.session_state.get(state.TRAINING)
 active = run is not None and not run.finished
-st.fragment(progress_panel, run_every=1.0 if active else None)()
+st.fragment(progress_panel, run_every=poll_seconds(run))()
 if not (active and isinstance(run, SweepJob)):  # (a running sweep shows its chart above)
     with ui.page_errors("showing the sweep"):
         sweep_view.results()

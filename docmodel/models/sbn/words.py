@@ -31,17 +31,23 @@ def saved_word_distributions(state: dict, model: SBN) -> np.ndarray:
 # where the unit is on): enough for a stable average, bounded work on a large corpus.
 ADDED_WORDS_MAX_DOCS = 1000
 
+# Elements (documents x words) of the float64 blocks that added_word_distributions works on at
+# a time: tens of MB, whatever the vocabulary.
+ADDED_WORDS_BLOCK = 2**21
+
 
 @torch.no_grad()
-def added_word_distributions(model, X, *, random_state=0, max_docs: int = ADDED_WORDS_MAX_DOCS) -> np.ndarray:
+def added_word_distributions(
+    model, X, *, random_state=0, max_docs: int = ADDED_WORDS_MAX_DOCS, block: int = ADDED_WORDS_BLOCK,
+) -> np.ndarray:
     """What each unit adds to the word distribution of the documents that switch it on.
 
     For a document d with units h_d (q(h_k=1|x) > 0.5 for unit k), the words are drawn from
-    softmax(b + U h_d); turning unit k off gives softmax(b + U h_d - U[:, k]). Unit k's
+    P_d = softmax(b + U h_d); turning unit k off gives softmax(b + U h_d - U[:, k]). Unit k's
     distribution is the positive part of the difference, averaged over (up to ``max_docs``) of
     the documents where k is on, and normalised: the probability the unit adds to each word,
     which is what a reader of the unit should see. A unit on in no document falls back to what
-    it adds to the background (:func:`_added_to_background`).
+    it adds to the background (:func:`added_to_background`).
 
     Parameters
     ----------
@@ -50,6 +56,10 @@ def added_word_distributions(model, X, *, random_state=0, max_docs: int = ADDED_
         Documents (the training documents in ``fit``).
     random_state : int
         Seeds which documents are used when a unit is on in more than ``max_docs``.
+    max_docs : int
+        Documents per unit averaged over at most.
+    block : int
+        Elements of the (documents x words) blocks worked on at a time, which bounds the memory.
 
     Returns
     -------
@@ -60,21 +70,63 @@ def added_word_distributions(model, X, *, random_state=0, max_docs: int = ADDED_
     visible = model.nets_.model.visible
     U = visible.weight.detach().double().cpu()  # V,K
     b = visible.bias.detach().double().cpu()  # V
+    n_words, n_units = U.shape
+    chosen = _chosen_documents(H, max_docs, random_state)  # n_docs, K
+    # With e_k = exp(-U[:, k]), softmax(l - U[:, k]) = P e_k / (P @ e_k): one softmax per document
+    # serves all its units. e_k is scaled so its largest entry is 1 (the scale cancels): no overflow.
+    E = torch.exp(U.min(0).values - U)  # V,K
+    Et = E.T.contiguous()  # K,V
+    added = torch.zeros(n_units, n_words, dtype=torch.float64)
+    docs = np.flatnonzero(chosen.any(1))
+    rows = max(1, block // n_words)
+    for start in range(0, len(docs), rows):
+        d = docs[start:start + rows]
+        P = torch.softmax(torch.from_numpy(H[d].astype(np.float64)) @ U.T + b, 1)  # B,V
+        Z = (P @ E).clamp_(min=torch.finfo(torch.float64).tiny)  # B,K (0 only by underflow)
+        on = torch.from_numpy(chosen[d])  # B,K
+        # What unit k adds to document d is P_d (Z_dk - e_k) / Z_dk where positive: at the words
+        # with e_kw < Z_dk. Z_dk, an average of e_k, varies far less between documents than e_k
+        # between words: at the words below the least Z_dk of the unit's documents the sum over
+        # its documents is S1 - e_k S2, two matrix products for all units together...
+        S1 = on.double().T @ P  # K,V
+        S2 = (on / torch.where(on, Z, 1.0)).T @ P  # K,V
+        lo = torch.where(on, Z, torch.inf).amin(0)[:, None]  # K,1
+        hi = torch.where(on, Z, 0.0).amax(0)[:, None]
+        added += torch.where(Et < lo, S1 - Et * S2, 0.0)
+        # ...and only the words up to the greatest Z_dk need each document on its own.
+        band = (Et >= lo) & (Et < hi)  # K,V
+        for k in torch.nonzero(band.any(1)).ravel().tolist():
+            i, w = torch.nonzero(on[:, k]).ravel(), torch.nonzero(band[k]).ravel()
+            z = Z[i, k]  # n
+            p_iw = P.take(i[:, None] * n_words + w)  # n,w: P[i][:, w] (a flat gather is the quickest)
+            part = torch.sub(z[:, None], Et[k, w]).clamp_(min=0).mul_(p_iw)
+            added[k, w] += z.reciprocal() @ part
+    out = torch.empty_like(added)
+    # A unit with the same weight for every word adds nothing (its difference would be rounding
+    # noise); it shows what it keeps, like a unit that only removes words.
+    constant = (U.max(0).values == U.min(0).values).numpy()
+    for k in range(n_units):
+        total = added[k].sum()
+        if not chosen[:, k].any():
+            out[k] = added_to_background(U[:, k], b)
+        elif total > 0 and not constant[k]:
+            out[k] = added[k] / total
+        else:
+            out[k] = torch.softmax(b + U[:, k], 0)
+    return out.numpy()
+
+
+def _chosen_documents(H: np.ndarray, max_docs: int, random_state) -> np.ndarray:
+    """The documents each unit's distribution averages over, shape (n_docs, K): those where it is
+    on, a seeded sample of ``max_docs`` of them where there are more."""
     rng = np.random.default_rng(random_state)
-    K = U.shape[1]
-    out = torch.zeros(K, U.shape[0], dtype=torch.float64)
-    for k in range(K):
+    chosen = H.copy()
+    for k in range(H.shape[1]):
         docs = np.flatnonzero(H[:, k])
         if len(docs) > max_docs:
-            docs = np.sort(rng.choice(docs, max_docs, replace=False))
-        if not len(docs):
-            out[k] = added_to_background(U[:, k], b)
-            continue
-        logits = torch.from_numpy(H[docs].astype(np.float64)) @ U.T + b  # n,V
-        added = (torch.softmax(logits, 1) - torch.softmax(logits - U[:, k], 1)).clamp(min=0).mean(0)
-        # A unit that only removes words shows what it keeps.
-        out[k] = added / added.sum() if added.sum() > 0 else torch.softmax(b + U[:, k], 0)
-    return out.numpy()
+            chosen[:, k] = False
+            chosen[rng.choice(docs, max_docs, replace=False), k] = True
+    return chosen
 
 
 def added_to_background(u: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

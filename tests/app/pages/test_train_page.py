@@ -49,6 +49,51 @@ def test_cancel_keeps_the_best_model_so_far():
     assert any("cancelled: the best model so far was kept" in s.value for s in at.success)
 
 
+
+def test_the_progress_polls_faster_while_a_run_stops(monkeypatch):
+    """After Cancel the panel reruns four times a second until the run has ended (the model kept),
+    so that the end shows promptly; every second before, not at all after."""
+    import threading
+
+    import streamlit as st
+
+    from docmodel.models.sbn.estimator import SBNTopicModel
+
+    kept = threading.Event()  # holds the run between the end of its loop and its end
+    real_fit, real_fragment = SBNTopicModel.fit, st.fragment
+
+    def fit_then_wait(self, *args, **kwargs):
+        real_fit(self, *args, **kwargs)
+        assert kept.wait(TIMEOUT)
+        return self
+
+    intervals = []
+
+    def recording_fragment(func=None, *, run_every=None):
+        if getattr(func, "__name__", "") == "progress_panel":
+            intervals.append(run_every)
+        return real_fragment(func, run_every=run_every)
+
+    monkeypatch.setattr(SBNTopicModel, "fit", fit_then_wait)
+    monkeypatch.setattr(st, "fragment", recording_fragment)
+    at = upload_planted(new_app())
+    at.switch_page("pages/train.py")
+    run(at)
+    at.text_input(key="sbn_layers").set_value("3")
+    at.number_input(key="sbn_epochs").set_value(10_000)
+    at.number_input(key="sbn_seconds").set_value(0)
+    at.number_input(key="sbn_patience").set_value(10_000)
+    next(b for b in at.button if b.label == "Train SBN").click()
+    run(at)
+    assert intervals[-1] == 1.0
+    at.button(key="cancel_training").click()
+    run(at)
+    assert intervals[-1] == 0.25 and not at.session_state["training_run"].finished
+    kept.set()
+    at.session_state["training_run"].join(TIMEOUT)
+    run(at)
+    assert intervals[-1] is None and at.session_state["training_run"].finished
+
 def test_bad_training_settings_are_refused():
     at = new_app()
     at.switch_page("pages/train.py")
