@@ -2,8 +2,8 @@
 
 A :class:`TrainingRun` owns one thread that calls the estimator's ``fit`` with a callback. The
 callback only writes into a lock-protected progress record and answers whether to stop; the
-page reads snapshots of that record (``st.fragment(run_every=1)``) and never touches the thread's
-objects while it runs. The estimators call back about once a second (progress between
+page reads snapshots of that record (an ``st.fragment`` polling every second, faster while a
+stop is pending) and never touches the thread's objects while it runs. The estimators call back about once a second (progress between
 validations, and for the SBN interim validation points early in a run). Cancelling sets an event:
 at the next call the callback returns True, and the estimator stops after its current minibatch
 (LDA: iteration) and keeps the best parameters so far. A run may wait in a queue

@@ -88,7 +88,7 @@ def progress(run, p) -> None:
         st.info("Stopping after the current step; the models already finished are kept.")
     elif st.button("Cancel the sweep (keep the finished models)", key="cancel_training", icon=":material/stop_circle:"):
         SCHEDULER.cancel(run)
-        st.rerun(scope="fragment")
+        st.rerun(scope="app")  # (the panel then polls faster: app.pages.train.poll_seconds)
 
 
 def chart_points(sweep: dict) -> pd.DataFrame:
