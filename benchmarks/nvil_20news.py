@@ -9,6 +9,7 @@ importance-sampled estimate and document completion, with training time and thro
     python benchmarks/nvil_20news.py                       # 20news_nvdm, 15 minutes at most
     python benchmarks/nvil_20news.py --data 20news_prodlda
     python benchmarks/nvil_20news.py --device cuda         # on a GPU
+    python benchmarks/nvil_20news.py --prior autoregressive --inference autoregressive   # fDARN, AR q
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def main() -> None:
     p.add_argument("--plateau-drop", type=lambda v: None if v == "none" else float(v), default=argparse.SUPPRESS,
                    help="learning-rate factor after 3 validations without a better bound; 'none': constant rates "
                         "(default: the estimator's)")
+    p.add_argument("--prior", choices=("factorial", "autoregressive"), default="factorial",
+                   help="the units' prior: independent (the paper's SBN) or fDARN's autoregressive one")
+    p.add_argument("--inference", choices=("factorial", "autoregressive"), default="factorial",
+                   help="q(h|x): factorial (the paper's) or autoregressive within the layer")
     p.add_argument("--json")
     args = p.parse_args()
 
@@ -57,7 +62,8 @@ def main() -> None:
     model = SBNTopicModel(n_units=args.units, max_epochs=100000, max_seconds=args.max_minutes * 60, random_state=args.seed,
                           batch_size=args.batch_size, device=args.device, encoder_dropout=args.encoder_dropout,
                           encoder_dropout_words=args.encoder_dropout_words, encoder_dreams=args.encoder_dreams,
-                          encoder_length_weights=args.encoder_length_weights,
+                          encoder_length_weights=args.encoder_length_weights, prior=args.prior,
+                          inference=args.inference,
                           **({} if args.learning_rate is None else {"learning_rate": args.learning_rate}),
                           **({"plateau_drop": args.plateau_drop} if "plateau_drop" in vars(args) else {}))
     model.fit(train.X, vocabulary=train.vocabulary)
@@ -77,6 +83,8 @@ def main() -> None:
         "encoder_dropout_words": args.encoder_dropout_words,
         "encoder_dreams": args.encoder_dreams,
         "encoder_length_weights": args.encoder_length_weights,
+        "prior": args.prior,
+        "inference": args.inference,
         "train_seconds": model.train_seconds_,
         "epochs": model.n_iter_,
         "best_epoch": model.train_result_["best_epoch"],
