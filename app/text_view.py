@@ -95,6 +95,20 @@ def coloured_html(pieces: Sequence[tuple[str, int]], colours: dict[int, str], ma
     )
 
 
+def colouring_note(n_on: int, n_coloured: int, unit_name: str) -> str | None:
+    """What a document's colouring leaves out, for a caption under its legend: the ``n_on``
+    units (``unit_name``: "unit", "topic", "dimension"...) on for it beyond the ``n_coloured``
+    strongest, or that none is on (then no word is coloured); None when every one on is coloured."""
+    if n_on == 0:
+        return (f"No {unit_name} is on for this document (none passes the model's threshold), so no word is "
+                f"coloured; the bars below show each {unit_name}'s value.")
+    if n_on > n_coloured:
+        more = n_on - n_coloured
+        return (f"{more} more {unit_name}{'s are' if more > 1 else ' is'} on for this document (see the bars "
+                "below); only the strongest are coloured.")
+    return None
+
+
 def legend_html(colours: dict[int, str], top_words: dict[int, Sequence[str]], weights: dict[int, float]) -> str:
     """A colour key: unit, its weight in the document and its top words (escaped)."""
     items = []

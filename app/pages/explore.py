@@ -205,9 +205,9 @@ def document_view(main, beside, split, corpus, ds) -> None:
         pieces = text_view.bag_of_words_pieces(x.indices, x.data, ds.vocabulary.words, word_unit)
     words = top_words(explainer)
     st.html(text_view.legend_html(colours, dict(enumerate(words)), {k: float(weights[k]) for k in colours}))
-    if len(order) > len(colours):
-        st.caption(f"{len(order) - len(colours)} more units are on for this document (see the bars below); "
-                   "only the strongest are coloured.")
+    note = text_view.colouring_note(len(order), len(colours), model_kind(explainer.kind).unit_name)
+    if note:
+        st.caption(note)
     st.html(text_view.coloured_html(pieces, colours))
     st.caption(model_kind(explainer.kind).attribution_text)
     cols = st.columns(2 if beside else 1)

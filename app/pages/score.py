@@ -175,9 +175,9 @@ def document_view(result: dict) -> None:
         pieces = text_view.bag_of_words_pieces(x.indices, x.data, model.vocabulary_.words, word_unit)
     words = model.top_words(10)
     st.html(text_view.legend_html(colours, dict(enumerate(words)), {k: float(weights[k]) for k in colours}))
-    if len(order) > len(colours):
-        st.caption(f"{len(order) - len(colours)} more units are on for this document (see the bars below); "
-                   "only the strongest are coloured.")
+    note = text_view.colouring_note(len(order), len(colours), model_kind(entry.kind).unit_name)
+    if note:
+        st.caption(note)
     st.html(text_view.coloured_html(pieces, colours))
     kind = model_kind(entry.kind)
     st.caption(kind.attribution_text)

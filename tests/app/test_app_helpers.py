@@ -444,3 +444,14 @@ def test_the_app_holds_out_validation_documents_by_the_compares_rule(n_train):
     _, val = validation_split(n_train, CompareSettings.n_val_docs, 0)
     np.testing.assert_array_equal(rows, val)
     assert len(np.union1d(rows, state.training_rows(n_train))) == n_train
+
+
+def test_colouring_note_says_what_the_colours_leave_out():
+    from app.text_view import colouring_note
+
+    assert colouring_note(3, 3, "unit") is None
+    assert colouring_note(0, 0, "dimension") == (
+        "No dimension is on for this document (none passes the model's threshold), so no word is coloured; "
+        "the bars below show each dimension's value.")
+    assert colouring_note(9, 8, "topic").startswith("1 more topic is on for this document")
+    assert colouring_note(12, 8, "unit").startswith("4 more units are on for this document")
