@@ -187,7 +187,7 @@ def step_ab(X, batch_size: int, seconds: float, seed: int) -> dict:
     import scipy.sparse as sp
     import torch
 
-    from docmodel.models.sbn.batching import CSRRows
+    from docmodel.models.batching import CSRRows
     from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, SBNConfig
     from docmodel.models.sbn.nvil import RunningStats, nvil_estimate
     from docmodel.models.sbn.state import Networks, ParameterAverage

@@ -27,8 +27,8 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from docmodel.models.likelihood import word_log_likelihood
 from docmodel.models.nvdm.networks import Decoder, Encoder
-from docmodel.models.sbn.likelihood import word_log_likelihood
 from docmodel.noise import DocumentNoise, per_batch
 
 _LOG_2PI = math.log(2 * math.pi)

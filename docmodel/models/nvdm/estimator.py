@@ -26,13 +26,13 @@ from docmodel.base import ProgressCallback, TopicModel, as_vocabulary
 from docmodel.checkpoint import save_checkpoint
 from docmodel.counts import check_counts, non_empty
 from docmodel.errors import ModelError
+from docmodel.models.batching import CSRRows
 from docmodel.models.device import resolve_device
 from docmodel.models.epochs import holdout
 from docmodel.models.nvdm import KIND, persistence
 from docmodel.models.nvdm.elbo import bound, completion, importance_sampled
 from docmodel.models.nvdm.networks import NVDMConfig
 from docmodel.models.nvdm.training import TrainSettings, build, train
-from docmodel.models.sbn.batching import CSRRows
 from docmodel.noise import batch_noise
 from docmodel.threads import training
 from docmodel.topwords import word_frequencies_from_counts

@@ -27,10 +27,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from docmodel.models.batching import CSRRows, epoch_order
 from docmodel.models.epochs import Clock, EpochsResult, fit_epochs
 from docmodel.models.nvdm.elbo import bound, noise, training_objective
 from docmodel.models.nvdm.networks import Decoder, Encoder, NVDMConfig
-from docmodel.models.sbn.batching import CSRRows, epoch_order
 
 VAL_SAMPLES = 10
 """Samples per validation document: the bound of ``EVALUATION.md`` (and of the SBN's validation)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from docmodel.errors import ModelError
-from docmodel.models.sbn.batching import auto_batch_size
+from docmodel.models.batching import auto_batch_size
 from docmodel.models.sbn.nvil import VarianceReduction
 
 ALGORITHMS = ("nvil", "wake-sleep", "reinforce", "relaxed")

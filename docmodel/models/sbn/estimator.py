@@ -20,9 +20,9 @@ from docmodel.base import TopicModel
 from docmodel.checkpoint import save_checkpoint
 from docmodel.counts import check_counts, non_empty
 from docmodel.errors import ModelError
+from docmodel.models.batching import training_split
 from docmodel.models.device import resolve_device
 from docmodel.models.sbn import KIND, PRESETS
-from docmodel.models.sbn.batching import training_split
 from docmodel.models.sbn.config import TrainConfig, train_config
 from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, SBNConfig
 from docmodel.models.sbn.nvil import RunningStats

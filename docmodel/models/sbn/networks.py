@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from docmodel.errors import ModelError
+from docmodel.models.likelihood import word_log_likelihood
 from docmodel.models.sbn import autoregressive as ar
-from docmodel.models.sbn.likelihood import word_log_likelihood
 
 LAYER_FORMS = ("factorial", "autoregressive")
 

@@ -2,7 +2,7 @@
 (the mean of single-sample bounds log p(x, h) - log q(h | x), h ~ q), the importance-sampled
 estimate, and document completion (the held-out half scored with h drawn from q given the
 observed half). Each takes dense minibatches and streams; the logits are never held whole
-(:func:`docmodel.models.sbn.likelihood.word_log_likelihood`). log q is always q's exact
+(:func:`docmodel.models.likelihood.word_log_likelihood`). log q is always q's exact
 log-probability, an autoregressive q's included (sampled unit by unit, scored in one pass).
 :class:`Scoring` gives the estimator these figures and ``transform``; each document draws its own
 noise (:mod:`docmodel.noise`), so its figure depends on the document and the seed alone, not on
@@ -18,11 +18,11 @@ import scipy.sparse as sp
 import torch
 
 from docmodel.errors import ModelError
-from docmodel.models.sbn.batching import CSRRows
+from docmodel.models.batching import CSRRows
 from docmodel.noise import batch_noise, per_batch
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
-# themselves are never held whole (see docmodel.models.sbn.likelihood.word_log_likelihood); the
+# themselves are never held whole (see docmodel.models.likelihood.word_log_likelihood); the
 # batch size bounds the other S * B * V intermediates. It does not change the estimates: each
 # document's noise is its own.
 _EVAL_ELEMENTS = 2**24

@@ -14,7 +14,7 @@ uses live beside it: minibatches in :mod:`.batching`, the networks bundle, param
 validation bound and resume state in :mod:`.state`.
 
 Per step it avoids what costs more than the arithmetic at this model size: scipy objects per
-minibatch (:class:`~docmodel.models.sbn.batching.CSRRows` gathers the stored entries with NumPy
+minibatch (:class:`~docmodel.models.batching.CSRRows` gathers the stored entries with NumPy
 and scatters them on the device), the multi-tensor Adam (the fused one is several times faster
 on CPU), a gradient rescale by 1.0 when no clipping is needed, and host synchronisations (one
 per step).
@@ -32,8 +32,8 @@ import scipy.sparse as sp
 import torch
 
 from docmodel.errors import ModelError
+from docmodel.models.batching import CSRRows, epoch_order
 from docmodel.models.epochs import PROGRESS_EVERY
-from docmodel.models.sbn.batching import CSRRows, epoch_order
 from docmodel.models.sbn.config import TrainConfig
 from docmodel.models.sbn.distributed import Local
 from docmodel.models.sbn.nvil import VarianceReduction

@@ -16,6 +16,7 @@ from scipy.stats import multivariate_normal
 from docmodel.checkpoint import load_checkpoint
 from docmodel.errors import ModelError, NotFittedError
 from docmodel.evaluation import split_for_completion
+from docmodel.models.batching import CSRRows
 from docmodel.models.nvdm import KIND
 from docmodel.models.nvdm.elbo import (
     gaussian_kl,
@@ -26,7 +27,6 @@ from docmodel.models.nvdm.elbo import (
 from docmodel.models.nvdm.estimator import WORD_SCALE, NVDMTopicModel
 from docmodel.models.nvdm.networks import Decoder, Encoder, NVDMConfig
 from docmodel.models.nvdm.training import build, val_perplexity
-from docmodel.models.sbn.batching import CSRRows
 from docmodel.noise import DocumentNoise, document_keys
 from tests.docmodel.models.sbn.test_sbn_estimator import planted_corpus as sbn_planted_corpus
 

@@ -55,7 +55,7 @@ def enumerate_layers(layers) -> list[torch.Tensor]:
 
 def plain_word_log_likelihood(model: SBN, x: torch.Tensor, h1: torch.Tensor) -> torch.Tensor:
     """sum_w x_w log softmax(U h_1 + b)_w by plain autograd through ``log_softmax``: the reference
-    shares no code (and no hand-written backward) with :func:`docmodel.models.sbn.likelihood.word_log_likelihood`."""
+    shares no code (and no hand-written backward) with :func:`docmodel.models.likelihood.word_log_likelihood`."""
     return (x * F.log_softmax(F.linear(h1, model.visible.weight, model.visible.bias), dim=-1)).sum(-1)
 
 

@@ -10,7 +10,7 @@ import torch
 from corpora import Corpus, Dataset
 from docmodel.cli import main
 from docmodel.errors import ModelError
-from docmodel.models.sbn.batching import CSRRows
+from docmodel.models.batching import CSRRows
 from docmodel.models.sbn.estimator import SBNTopicModel, resolve_device
 from tests.docmodel.models.sbn.test_sbn_estimator import planted_corpus
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from docmodel.errors import ModelError
-from docmodel.models.sbn.likelihood import word_log_likelihood
+from docmodel.models.likelihood import word_log_likelihood
 from docmodel.models.sbn.relaxed import relaxed_estimate
 from tests.docmodel.models.sbn.sbn_exact import exact_elbo, tiny_networks
 from tests.docmodel.models.sbn.test_sbn_estimator import planted_corpus, small_model

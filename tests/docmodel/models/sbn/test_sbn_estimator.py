@@ -161,7 +161,7 @@ def test_bad_settings_are_named():
 
 
 def test_automatic_minibatch_and_length_weights_follow_the_training_documents():
-    from docmodel.models.sbn.batching import auto_batch_size
+    from docmodel.models.batching import auto_batch_size
 
     assert [auto_batch_size(n) for n in (10, 1280, 2000, 11_000, 10**6)] == [64, 64, 100, 512, 512]
     lengths = np.array([10.0, 40.0, 40.0])

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-import docmodel.models.sbn.likelihood as likelihood
-from docmodel.models.sbn.likelihood import word_log_likelihood
+import docmodel.models.likelihood as likelihood
+from docmodel.models.likelihood import word_log_likelihood
 from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, SBNConfig
 from docmodel.models.sbn.nvil import RunningStats, VarianceReduction, nvil_estimate
 from tests.conftest import ROOT

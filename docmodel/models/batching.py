@@ -1,6 +1,6 @@
-"""An SBN's training documents: which train and which validate, the minibatches' size and order,
-and dense rows of a CSR count matrix made on the training device without building a scipy
-matrix per minibatch."""
+"""The training documents of the minibatch models (the SBNs, NVDM): which train and which
+validate, the minibatches' size and order, and dense rows of a CSR count matrix made on the
+training device without building a scipy matrix per minibatch."""
 
 from __future__ import annotations
 

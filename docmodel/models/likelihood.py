@@ -1,4 +1,5 @@
-"""The word layer's log-likelihood, sum_w x_w log softmax(h W^T + b)_w, computed fast.
+"""The word layer's log-likelihood, sum_w x_w log softmax(h W^T + b)_w, computed fast (the softmax
+word layer of the SBNs and of NVDM).
 
 One function, :func:`word_log_likelihood`, with three routes that agree to float32 rounding: a
 fused autograd function for training (one pass of exp over the (S, B, V) logits, the closed-form
