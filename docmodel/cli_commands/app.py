@@ -39,6 +39,7 @@ SERVER_OPTIONS = {
     "client.showErrorDetails": "none",
     "client.toolbarMode": "minimal",
     "runner.magicEnabled": "false",
+    "runner.postScriptGC": "false",
 }
 
 
