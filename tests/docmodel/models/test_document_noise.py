@@ -1,6 +1,7 @@
-"""The NVDM's sampled estimates (the bound, importance sampled, completion) depend on the document
-and the seed alone: the same figure scored alone, among other documents, in another order or in
-evaluation batches of another size; another seed gives other figures.
+"""The sampled estimates (the bound, importance sampled, completion) of the SBN family (one and
+two layers, fDARN's prior, an autoregressive q) and of NVDM depend on the document and the seed
+alone: the same figure scored alone, among other documents, in another order or in evaluation
+batches of another size; another seed gives other figures.
 
 Planted bug these tests catch: one generator seeded once and streamed over the batches (the old
 behaviour), under which a document alone draws the first noise of the stream and among others
@@ -12,10 +13,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from docmodel.models.nvdm import estimator
+from docmodel.models.nvdm import estimator as nvdm_estimator
+from docmodel.models.sbn import scoring as sbn_scoring
 from tests.docmodel.models.nvdm.test_nvdm import model_from_networks, tiny_networks
+from tests.docmodel.models.sbn.test_estimator_exact import CASES, IDS, N_WORDS, estimator_with
 
-N_WORDS, N_SAMPLES = 6, 30
+N_SAMPLES = 30
 ESTIMATES = ("bound", "is", "completion")
 
 
@@ -39,13 +42,18 @@ def scores(model, estimate: str, rows, **kw) -> np.ndarray:
     return getattr(model, f"log_likelihood_{estimate}")(X[rows], n_samples=N_SAMPLES, **kw)
 
 
-@pytest.fixture(scope="module")
-def model():
-    return model_from_networks(*tiny_networks(n_words=N_WORDS, n_units=3))
+@pytest.fixture(scope="module", params=[*CASES, "nvdm"], ids=[*IDS, "nvdm"])
+def model(request):
+    """A model and the module whose ``_EVAL_ELEMENTS`` sets its evaluation batch."""
+    if request.param == "nvdm":
+        return model_from_networks(*tiny_networks(n_words=N_WORDS, n_units=3)), nvdm_estimator
+    layers, options = request.param
+    return estimator_with(layers, **options)[0], sbn_scoring
 
 
 @pytest.mark.parametrize("estimate", ESTIMATES)
 def test_a_documents_figure_depends_on_the_document_and_the_seed_alone(model, estimate, monkeypatch):
+    model, batching = model
     n = corpus()[0].shape[0]
     together = scores(model, estimate, np.arange(n))
     assert together.shape == (n,) and np.all(np.isfinite(together))
@@ -53,7 +61,7 @@ def test_a_documents_figure_depends_on_the_document_and_the_seed_alone(model, es
     order = np.random.default_rng(0).permutation(n)
     permuted = np.empty(n)
     permuted[order] = scores(model, estimate, order)
-    monkeypatch.setattr(estimator, "_EVAL_ELEMENTS", 3 * N_SAMPLES * N_WORDS)
+    monkeypatch.setattr(batching, "_EVAL_ELEMENTS", 3 * N_SAMPLES * N_WORDS)
     assert model._eval_batch(N_SAMPLES) == 3  # batches of 3, 3 and 2 documents
     batched = scores(model, estimate, np.arange(n))
     monkeypatch.undo()
