@@ -162,6 +162,18 @@ def train(page, box_key: str, fields: dict, button: str, name: str, shot: str | 
     idle(page)
 
 
+def compare_rows(page) -> dict[str, dict[str, str]]:
+    """The Compare page's figures table: model name -> {column header: cell text}."""
+    table = page.locator('[data-testid="stTable"]').first
+    table.wait_for(timeout=WAIT)
+    header = [c.strip() for c in table.locator("thead th").all_inner_texts()]
+    rows = {}
+    for row in table.locator("tbody tr").all():
+        cells = [c.strip() for c in row.locator("th, td").all_inner_texts()]
+        rows[cells[0]] = dict(zip(header, cells))
+    return rows
+
+
 def open_app(browser, url: str):
     """A new browser context on the app, once the demo corpus is ready; returns (context, page)."""
     context = browser.new_context(viewport={"width": WIDTH, "height": 900}, accept_downloads=True)

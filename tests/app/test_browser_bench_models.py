@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.browser import WAIT, choose, goto_page, idle, open_app, settings_box, train
+from tests.app.browser import (
+    WAIT,
+    choose,
+    compare_rows,
+    goto_page,
+    idle,
+    open_app,
+    settings_box,
+    train,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,17 +30,6 @@ def pick_kind(page, label: str) -> None:
     page.keyboard.type(label)
     page.get_by_role("option").filter(has_text=label).first.click()
     idle(page)
-
-
-def compare_rows(page) -> dict[str, dict[str, str]]:
-    table = page.locator('[data-testid="stTable"]').first
-    table.wait_for(timeout=WAIT)
-    header = [c.strip() for c in table.locator("thead th").all_inner_texts()]
-    rows = {}
-    for row in table.locator("tbody tr").all():
-        cells = [c.strip() for c in row.locator("th, td").all_inner_texts()]
-        rows[cells[0]] = dict(zip(header, cells))
-    return rows
 
 
 def test_docnade_and_nvdm_train_compare_and_explore(browser, server):

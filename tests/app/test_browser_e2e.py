@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.app.browser import WAIT, WIDTH, choose, goto_page, idle, screenshot, train
+from tests.app.browser import WAIT, WIDTH, choose, compare_rows, goto_page, idle, screenshot, train
 from tests.conftest import shared_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -107,13 +107,7 @@ def test_upload_train_compare_explore_download(news_csv, browser, server, tmp_pa
 
     # Compare: the figures table lists both models with finite perplexities.
     goto_page(page, "Compare")
-    table = page.locator('[data-testid="stTable"]').first
-    table.wait_for(timeout=WAIT)
-    header = [c.strip() for c in table.locator("thead th").all_inner_texts()]
-    rows = {}
-    for row in table.locator("tbody tr").all():
-        cells = [c.strip() for c in row.locator("th, td").all_inner_texts()]
-        rows[cells[0]] = dict(zip(header, cells))
+    rows = compare_rows(page)
     assert set(rows) == {"sbn-nvil-20", "lda-batch-20"}, rows
     for cells in rows.values():
         for column in ("perplexity (bound)", "perplexity (importance sampled)", "perplexity (document completion)"):

@@ -28,7 +28,9 @@ def test_train_both_models_in_the_background(trained):
     assert set(table["fits this corpus"]) == {True}
 
 
-def test_cancel_keeps_the_best_model_so_far():
+def start_long_sbn(name: str = ""):
+    """The Train page with an SBN of 3 units started that only Cancel ends (no budget, no early
+    stopping, 10,000 epochs)."""
     at = upload_planted(new_app())
     at.switch_page("pages/train.py")
     run(at)
@@ -36,9 +38,14 @@ def test_cancel_keeps_the_best_model_so_far():
     at.number_input(key="sbn_epochs").set_value(10_000)
     at.number_input(key="sbn_seconds").set_value(0)
     at.number_input(key="sbn_patience").set_value(10_000)
-    at.text_input(key="sbn_name").set_value("long-run")
+    if name:
+        at.text_input(key="sbn_name").set_value(name)
     next(b for b in at.button if b.label == "Train SBN").click()
-    run(at)
+    return run(at)
+
+
+def test_cancel_keeps_the_best_model_so_far():
+    at = start_long_sbn("long-run")
     assert at.session_state["training_run"].name == "long-run"
     at.button(key="cancel_training").click()
     run(at)
@@ -47,7 +54,6 @@ def test_cancel_keeps_the_best_model_so_far():
     model = at.session_state["models"]["long-run"].model
     assert model.stopped_ == "cancelled" and len(model.history_) < 10_000
     assert any("cancelled: the best model so far was kept" in s.value for s in at.success)
-
 
 
 def test_the_progress_polls_faster_while_a_run_stops(monkeypatch):
@@ -76,15 +82,7 @@ def test_the_progress_polls_faster_while_a_run_stops(monkeypatch):
 
     monkeypatch.setattr(SBNTopicModel, "fit", fit_then_wait)
     monkeypatch.setattr(st, "fragment", recording_fragment)
-    at = upload_planted(new_app())
-    at.switch_page("pages/train.py")
-    run(at)
-    at.text_input(key="sbn_layers").set_value("3")
-    at.number_input(key="sbn_epochs").set_value(10_000)
-    at.number_input(key="sbn_seconds").set_value(0)
-    at.number_input(key="sbn_patience").set_value(10_000)
-    next(b for b in at.button if b.label == "Train SBN").click()
-    run(at)
+    at = start_long_sbn()
     assert intervals[-1] == 1.0
     at.button(key="cancel_training").click()
     run(at)
