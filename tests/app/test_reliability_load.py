@@ -53,12 +53,13 @@ def markers(session: int) -> list[str]:
 
 
 def corpus_text(session: int) -> bytes:
-    """60 documents, one per line: three of the session's markers and four common words each."""
+    """600 documents, one per line: three of the session's markers and four common words each
+    (enough that 10,000 epochs outlast the time budget: every session trains for all of it)."""
     rng = np.random.default_rng(session)
     own = markers(session)
     lines = [
         " ".join(rng.permutation([*rng.choice(own, 3, replace=False), *rng.choice(COMMON, 4)]))
-        for _ in range(60)
+        for _ in range(600)
     ]
     return ("\n".join(lines) + "\n").encode()
 
@@ -99,14 +100,13 @@ def upload(page, name: str, data: bytes) -> None:
     )
 
 
-def start_training(page) -> None:
+def fill_training(page) -> None:
     """A small SBN that trains for its whole time budget, so that all sessions train at once."""
     box = settings_box(page, "sbn_settings")
-    fields = {"Units per layer": 4, "Max. epochs": 3000, "Time budget (s, 0 = none)": TRAIN_SECONDS,
-              "Early-stopping patience (epochs)": 3000}
+    fields = {"Units per layer": 4, "Max. epochs": 10_000, "Time budget (s, 0 = none)": TRAIN_SECONDS,
+              "Early-stopping patience (epochs)": 10_000}
     for label, value in fields.items():
         set_number(page, label, value, box)
-    box.get_by_role("button", name="Train SBN").click()
 
 
 def top_words_csv(page, tmp_path: Path, session: int) -> str:
@@ -160,8 +160,10 @@ def test_eight_sessions_upload_and_train_at_once_without_mixing(limited_server, 
             # All train at once.
             for page in pages:
                 goto_page(page, "Train")
+            for page in pages:  # every form filled first, then the eight buttons pressed together
+                fill_training(page)
             for page in pages:
-                start_training(page)
+                settings_box(page, "sbn_settings").get_by_role("button", name="Train SBN").click()
             assert pages[0].get_by_text("Model sbn-nvil-4 is trained").count() == 0, (
                 "the first session finished before the last one started: nothing ran at once"
             )

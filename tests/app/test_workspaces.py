@@ -8,6 +8,7 @@ on its own first. Recovery after a killed server is in ``test_workspace_recovery
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -215,9 +216,28 @@ def test_the_quota_refuses_a_corpus_a_model_and_training(monkeypatch):
     assert at.session_state["training_run"] is None
 
 
-def test_jobs_beyond_the_limit_wait_in_a_queue(monkeypatch):
+@pytest.fixture
+def idle_scheduler():
+    """The server's scheduler with no job of an earlier test still ending; every job started in
+    the test is stopped afterwards, whatever happened (a 10,000-epoch run left going would take
+    the only slot, and the CPU, from the tests after it)."""
     from app.jobs import SCHEDULER
 
+    deadline = time.monotonic() + TIMEOUT
+    while SCHEDULER.counts() != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert SCHEDULER.counts() == (0, 0), "jobs of an earlier test are still training"
+    yield SCHEDULER
+    with SCHEDULER._lock:
+        left = [*SCHEDULER._queue, *SCHEDULER._running]
+    for job in left:
+        SCHEDULER.cancel(job)
+    for job in left:
+        job.join(TIMEOUT)
+
+
+def test_jobs_beyond_the_limit_wait_in_a_queue(monkeypatch, idle_scheduler):
+    SCHEDULER = idle_scheduler
     monkeypatch.setenv("DOCMODEL_APP_MAX_JOBS", "1")
     a, b, c = new_app(), new_app(), new_app()
     train_a = {"sbn_layers": "3", "sbn_epochs": 10_000, "sbn_seconds": 0, "sbn_patience": 10_000}
