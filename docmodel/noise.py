@@ -99,10 +99,7 @@ class DocumentNoise:
         if len(shape) < 2 or shape[-2] != len(self.keys):
             raise ValueError(f"noise of shape {shape} asked for a batch of {len(self.keys)} documents")
         self.draws += 1
-        draw = np.array([self.draws], dtype=np.uint64) * _GAMMA
-        _mix(draw, np.empty_like(draw))
-        stream = self.keys ^ draw
-        _mix(stream, np.empty_like(stream))  # B
+        stream = _streams(self.keys, self.draws)  # B
         n_lead, K = math.prod(shape[:-2]), shape[-1]
         counter = (np.arange(1, n_lead * K + 1, dtype=np.uint64) * _GAMMA).reshape(n_lead, 1, K)
         z = (counter + stream[:, None]).reshape(-1)  # the generator's states, S,B,K flattened
@@ -125,6 +122,16 @@ class DocumentNoise:
         return u.mul_(2.0).sub_(1.0).erfinv_().mul_(math.sqrt(2.0)).to(dtype)
 
 
+def _streams(keys: np.ndarray, tag: int) -> np.ndarray:
+    """The stream seed of each key for use ``tag`` (a draw's number, or another use's tag): the
+    key xor the mixed tag, mixed."""
+    mark = np.array([tag], dtype=np.uint64) * _GAMMA
+    _mix(mark, np.empty_like(mark))
+    stream = keys ^ mark
+    _mix(stream, np.empty_like(stream))
+    return stream
+
+
 def hashed(keys: np.ndarray, counters: np.ndarray, tag: int) -> np.ndarray:
     """64 random bits for each (key, counter) pair: SplitMix64's output at ``counter + 1`` of the
     stream seeded by the key mixed with ``tag`` (a use other than :class:`DocumentNoise`'s draws,
@@ -141,11 +148,7 @@ def hashed(keys: np.ndarray, counters: np.ndarray, tag: int) -> np.ndarray:
     -------
     ndarray of uint64, shape (n,)
     """
-    mark = np.array([tag], dtype=np.uint64) * _GAMMA
-    _mix(mark, np.empty_like(mark))
-    stream = np.asarray(keys, dtype=np.uint64) ^ mark
-    _mix(stream, np.empty_like(stream))
-    z = stream + (np.asarray(counters, dtype=np.uint64) + np.uint64(1)) * _GAMMA
+    z = _streams(np.asarray(keys, dtype=np.uint64), tag) + (np.asarray(counters, dtype=np.uint64) + np.uint64(1)) * _GAMMA
     _mix(z, np.empty_like(z))
     return z
 
