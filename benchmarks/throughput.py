@@ -1,7 +1,7 @@
 """How close NVIL training and evaluation come to what the hardware allows.
 
 1. Counts the arithmetic and memory traffic of one NVIL training step of the default 20
-   Newsgroups model (V = 2,000 words, K = 50 units, minibatch B = 64, the estimator's default
+   Newsgroups model (V = 2,000 words, K = 50 units, minibatch B (64 unless told), the estimator's default
    samples per document S, baseline MLP with 100 hidden units plus the linear count term and the
    mean-field term, dropout on q's input): the inference network's linear layer, the baseline
    network, the generative model's (S B, K) x (K, V) product and the softmax over the
@@ -11,7 +11,10 @@
    size. Floor on the time of a step = measured time of its matrix products + its other memory
    traffic / measured bandwidth. (The backward pass needs only weight gradients for the three
    large products, since their inputs are data or samples: it costs as much as the forward
-   products, not twice as much.)
+   products, not twice as much.) The word layer can be computed two ways (``step_cost``'s
+   ``route``: through the gradient in the logits, or through products of x and exp(a - max)
+   with small matrices, which the step takes with several samples per document); the floor is
+   the cheaper of the two, whichever the step takes.
 3. Trains the real estimator (``SBNTopicModel.fit``, the training loop of ``docmodel.models.sbn.training``)
    on ``20news_nvdm`` for ``--seconds`` and reports documents per second next to the floor; the
    same run also times the step as it was before this work (scipy rows to dense, autograd
@@ -40,19 +43,24 @@ TARGET_RATIO = 0.3
 
 
 def step_cost(B: int, V: int, K: int, H: int, ema: bool = True, n_samples: int = 1, mean_field: bool = True,
-              dropout: bool = False) -> dict:
+              dropout: bool = False, route: str | None = None) -> dict:
     """Arithmetic and memory traffic of one NVIL step of a one-layer model.
 
     ``n_samples`` samples h per document (S); ``mean_field``: the baseline's term
     log p(x | h = E_q[h]) (one more q and one more p(x|h) forward per document, no backward);
     ``dropout``: a mask on q's input; ``ema``: the estimator's default parameter average is
-    updated after every step.
+    updated after every step. ``route``: how the word layer's likelihood and its gradient are
+    computed (``docmodel.models.likelihood``): "logits" forms the gradient in the (S, B, V)
+    logits and multiplies it by h; "products" (taken with several samples per document) gets
+    x . a and the gradient from products of x and of exp(a - max) with small matrices, with no
+    pass over the logits beyond the log-sum-exp. None: the route the step takes.
 
     Returns a dict with ``matmuls`` (list of (name, (m, k, n)) products of an (m, k) by a (k, n)
     matrix), ``matmul_flops``, ``elementwise_bytes`` (float32 traffic of everything else,
     counted once per necessary pass), ``elementwise_flops`` and ``n_params``.
     """
     SB = n_samples * B
+    route = route or ("products" if n_samples >= 2 else "logits")
     matmuls = [
         # forward
         ("q(h|x): features @ W_q^T", (B, V, K)),
@@ -64,8 +72,15 @@ def step_cost(B: int, V: int, K: int, H: int, ema: bool = True, n_samples: int =
         ("dW_1 = g^T features", (H, B, V)),
         ("dw_2, d hidden", (H, B, 1)),
         ("d hidden = g w_2^T", (B, 1, H)),
-        ("dU = g_a^T h", (V, SB, K)),
     ]
+    if route == "products":
+        matmuls += [
+            ("x . a = (x U) . h + x . b: x @ U", (B, V, K)),
+            ("dU, db: e^T (c h, c), c = g L / s", (V, SB, K + 1)),
+            ("dU, db: x^T (sum_s g_s h_s, sum_s g_s)", (V, B, K + 1)),
+        ]
+    else:
+        matmuls += [("dU = g_a^T h", (V, SB, K))]
     if mean_field:
         matmuls += [("mean-field term: features @ W_q^T", (B, V, K)), ("mean-field term: E_q[h] @ U^T", (B, K, V))]
     flops = sum(2 * m * k * n for _, (m, k, n) in matmuls)
@@ -74,22 +89,25 @@ def step_cost(B: int, V: int, K: int, H: int, ema: bool = True, n_samples: int =
     BV, SBV = B * V, SB * V
     # Passes over the (B, V) or (S, B, V) logits: x . a, then max, exp(a - max) in place, sum.
     n_logits = SBV + (BV if mean_field else 0)
+    # The logits whose x . a is a pass over them (the products route takes it from x @ U).
+    n_dot = n_logits if route == "logits" else (BV if mean_field else 0)
     passes = {
         # forward: centred log counts, count term x . c, x . a, max, exp(a - max) in place, sum
         "features": (2 * BV, 8 * BV),
         "input dropout": (2 * BV, 12 * BV) if dropout else (0, 0),
         "count term": (2 * BV, 4 * BV),
-        "x . a": (2 * n_logits, 8 * n_logits),
+        "x . a": (2 * n_dot, 8 * n_dot),
         "log-sum-exp": (3 * n_logits, 16 * n_logits),
-        # backward: g x - (g L / s) e, bias gradient
-        "softmax gradient": (3 * SBV, 12 * SBV),
-        "bias gradient": (SBV, 4 * SBV),
+        # backward (logits route): g x - (g L / s) e, bias gradient
+        "softmax gradient": (3 * SBV, 12 * SBV) if route == "logits" else (0, 0),
+        "bias gradient": (SBV, 4 * SBV) if route == "logits" else (0, 0),
         # Adam reads p, g, m, v and writes p, m, v; the gradient norm reads g
         "adam + grad norm": (14 * n_params, 32 * n_params),
         # the average of the model's and inference network's parameters: read p and a, write a
         "parameter average": (3 * n_averaged, 12 * n_averaged) if ema else (0, 0),
     }
     return {
+        "route": route,
         "matmuls": matmuls,
         "matmul_flops": flops,
         "elementwise_flops": sum(f for f, _ in passes.values()),
@@ -146,7 +164,21 @@ def floor_seconds(cost: dict, machine: dict) -> float:
     return machine["matmul_seconds_per_step"] + cost["elementwise_bytes"] / (machine["bandwidth_gbs"] * 1e9)
 
 
-def train_rate(X, batch_size: int, seconds: float, device: str, seed: int, cost: dict) -> tuple[dict, object]:
+def route_costs(B: int, V: int, defaults) -> dict:
+    """The step's cost by each route of the word layer (see :func:`step_cost`)."""
+    return {route: step_cost(B, V, 50, 100, n_samples=defaults.n_samples, mean_field=defaults.mean_field_baseline,
+                             dropout=defaults.encoder_dropout > 0, route=route) for route in ("logits", "products")}
+
+
+def measure_floor(costs: dict, device, repeat: int = 7) -> tuple[float, dict]:
+    """The floor of a step: the cheaper of its routes, each measured now. Returns the floor in
+    seconds and the machine's rates measured for the route that gives it."""
+    measured = [(floor_seconds(cost, machine), machine) for cost in costs.values()
+                for machine in [measure_machine(cost, device, repeat)]]
+    return min(measured, key=lambda fm: fm[0])
+
+
+def train_rate(X, batch_size: int, seconds: float, device: str, seed: int, costs: dict) -> tuple[dict, object]:
     """Documents per second of the real training loop, with the floor measured after every epoch.
 
     The load of a shared machine drifts, so the machine's rates are measured again right after
@@ -161,7 +193,7 @@ def train_rate(X, batch_size: int, seconds: float, device: str, seed: int, cost:
 
     def measure(metrics):
         if is_validation(metrics):  # one floor per history entry (not per progress report)
-            floors.append(floor_seconds(cost, measure_machine(cost, dev, repeat=3)))
+            floors.append(measure_floor(costs, dev, repeat=3)[0])
 
     model = SBNTopicModel(
         n_units=50, batch_size=batch_size, max_epochs=100000, max_seconds=seconds, patience=100000,
@@ -294,10 +326,10 @@ def main() -> None:
     rows, result = [], {"data": args.data, "device": str(device), "threads": args.threads, "load_average_start": load}
     headline = None
     for i, B in enumerate(int(b) for b in args.batch_sizes.split(",")):
-        cost = step_cost(B, V, 50, 100, n_samples=defaults.n_samples, mean_field=defaults.mean_field_baseline,
-                         dropout=defaults.encoder_dropout > 0)
-        machine = measure_machine(cost, device)
-        rates, model = train_rate(train.X, B, args.seconds if i == 0 else args.seconds / 2, args.device, args.seed, cost)
+        costs = route_costs(B, V, defaults)
+        cost = costs[step_cost(B, V, 50, 100, n_samples=defaults.n_samples)["route"]]  # the route the step takes
+        machine = measure_floor(costs, device)[1]
+        rates, model = train_rate(train.X, B, args.seconds if i == 0 else args.seconds / 2, args.device, args.seed, costs)
         row = {
             "batch_size": B,
             "gflop_per_step": (cost["matmul_flops"] + cost["elementwise_flops"]) / 1e9,
