@@ -39,7 +39,9 @@ import time
 
 from _common import load_benchmark, table, write_json
 
-TARGET_RATIO = 0.3
+# Share of the floor the default step must reach, by threads (more threads: a smaller floor,
+# and a larger share of the step's many small operations is overhead that does not shrink).
+TARGET_RATIO = {1: 0.5, 2: 0.35}
 
 
 def step_cost(B: int, V: int, K: int, H: int, ema: bool = True, n_samples: int = 1, mean_field: bool = True,
@@ -298,7 +300,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="20news_nvdm")
     p.add_argument("--seconds", type=float, default=20.0, help="training time per measurement")
-    p.add_argument("--batch-sizes", default="64", help="comma-separated minibatch sizes (the first is the headline)")
+    p.add_argument("--batch-sizes", default="auto,64",
+                   help="comma-separated minibatch sizes, 'auto' the estimator's automatic one (512 on 20news_nvdm); "
+                        "the first is the headline")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--no-reference", action="store_true", help="skip the plain reference step and bound")
@@ -310,6 +314,7 @@ def main() -> None:
     import torch
 
     from docmodel.evaluation import perplexity
+    from docmodel.models.batching import auto_batch_size
     from docmodel.models.sbn.estimator import SBNTopicModel, resolve_device
 
     torch.set_num_threads(args.threads)
@@ -325,7 +330,8 @@ def main() -> None:
 
     rows, result = [], {"data": args.data, "device": str(device), "threads": args.threads, "load_average_start": load}
     headline = None
-    for i, B in enumerate(int(b) for b in args.batch_sizes.split(",")):
+    sizes = [auto_batch_size(train.n_docs) if b.strip() == "auto" else int(b) for b in args.batch_sizes.split(",")]
+    for i, B in enumerate(sizes):
         costs = route_costs(B, V, defaults)
         cost = costs[step_cost(B, V, 50, 100, n_samples=defaults.n_samples)["route"]]  # the route the step takes
         machine = measure_floor(costs, device)[1]
@@ -351,7 +357,8 @@ def main() -> None:
     print(f"(reference: one 1024x1024 matmul runs at {headline_machine['matmul_gflops_1024']:.1f} GFLOP/s here)")
     result.update({k: headline[k] for k in headline})
     result["by_batch_size"] = rows
-    result["target_ratio"] = TARGET_RATIO
+    target = TARGET_RATIO.get(args.threads, TARGET_RATIO[2])
+    result["target_ratio"] = target
 
     if not args.no_reference and device.type == "cpu":
         ab = step_ab(train.X, headline["batch_size"], args.seconds, args.seed)
@@ -383,10 +390,10 @@ def main() -> None:
     print(f"100-sample estimates on the {test.n_docs:,} test documents: importance sampled "
           f"{result['is_seconds_test']:.2f}s, document completion {result['completion_seconds_test']:.2f}s")
     result["load_average_end"] = os.getloadavg()
-    ok = headline["ratio"] >= TARGET_RATIO
+    ok = headline["ratio"] >= target
     print(f"\nheadline (minibatch {headline['batch_size']}): {headline['docs_per_second']:,.0f} docs/s = "
           f"{headline['ratio']:.2f} of the floor {headline['floor_docs_per_second']:,.0f} docs/s "
-          f"(target >= {TARGET_RATIO}: {'met' if ok else 'NOT met'}); load average at the end "
+          f"(target with {args.threads} thread(s) >= {target}: {'met' if ok else 'NOT met'}); load average at the end "
           f"{result['load_average_end'][0]:.2f}")
     write_json(args.json, {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in result.items()})
 

@@ -32,12 +32,14 @@ def _case(S=3, B=5, V=40, K=6, dtype=torch.float64, seed=0):
     return x, h, weight, bias
 
 
-def test_fused_word_likelihood_value_and_gradient_match_autograd():
-    x, h, weight, bias = _case()
-    g = torch.randn(3, 5, dtype=torch.float64)
+@pytest.mark.parametrize("S,route", [(1, "_WordLogLikelihood"), (3, "_ChunkedWordLogLikelihood")])
+def test_fused_word_likelihood_value_and_gradient_match_autograd(S, route):
+    # One sample per document takes the logits route, several the products route.
+    x, h, weight, bias = _case(S=S)
+    g = torch.randn(S, 5, dtype=torch.float64)
     plain = _plain(x, h, weight, bias)
     fused = word_log_likelihood(x, h, weight, bias)
-    assert fused.grad_fn is not None and "WordLogLikelihood" in type(fused.grad_fn).__name__
+    assert type(fused.grad_fn).__name__ == route + "Backward"
     torch.testing.assert_close(fused, plain, rtol=1e-12, atol=1e-12)
     expected = torch.autograd.grad((plain * g).sum(), (weight, bias))
     got = torch.autograd.grad((fused * g).sum(), (weight, bias))
@@ -46,14 +48,30 @@ def test_fused_word_likelihood_value_and_gradient_match_autograd():
     assert torch.autograd.gradcheck(lambda w, b: word_log_likelihood(x, h, w, b), (weight, bias))
 
 
-def test_gradients_for_relaxed_units_take_the_fused_route_and_match_autograd():
-    x, h, weight, bias = _case()
+@pytest.mark.parametrize("S", [1, 3])
+def test_gradients_for_relaxed_units_take_the_fused_route_and_match_autograd(S):
+    x, h, weight, bias = _case(S=S)
     h = h.clone().requires_grad_()
     out = word_log_likelihood(x, h, weight, bias)
     assert "WordLogLikelihood" in type(out.grad_fn).__name__
     (grad_h,) = torch.autograd.grad(out.sum(), h)
     (expected,) = torch.autograd.grad(_plain(x, h, weight, bias).sum(), h)
     torch.testing.assert_close(grad_h, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", [1, 700, 10**9])
+def test_training_blocks_give_the_same_value_and_gradients(monkeypatch, chunk):
+    # chunk=1: one row of logits per block; 700: blocks that split a sample's documents;
+    # 10**9: all rows at once. The blocks only change how long each stays in cache.
+    monkeypatch.setitem(likelihood.TRAIN_CHUNK_ELEMENTS, "cpu", chunk)
+    x, h, weight, bias = _case(S=4, B=7, V=300, K=8)
+    g = torch.randn(4, 7, dtype=torch.float64)
+    out = word_log_likelihood(x, h, weight, bias)
+    torch.testing.assert_close(out, _plain(x, h, weight, bias), rtol=1e-12, atol=1e-10)
+    got = torch.autograd.grad((out * g).sum(), (weight, bias))
+    expected = torch.autograd.grad((_plain(x, h, weight, bias) * g).sum(), (weight, bias))
+    for e, a in zip(expected, got):
+        torch.testing.assert_close(a, e, rtol=1e-12, atol=1e-10)
 
 
 @pytest.mark.parametrize("S", [1, 10, 20])
