@@ -29,7 +29,7 @@ _XU_MIN_SAMPLES = 16
 # at V 2,000, K 50, minibatch 512, five samples: about 1.3x faster on one thread, 1.6x on two).
 # With one sample the logits are S times smaller and the plain fused function is faster (the
 # products route took 1.6x as long there).
-_CHUNKED_MIN_SAMPLES = 2
+PRODUCTS_MIN_SAMPLES = 2
 _LOG2E = 1.4426950408889634
 
 
@@ -159,7 +159,7 @@ def word_log_likelihood(x: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, 
         # x . log_softmax(a) = x . a - L * logsumexp(a): avoids materialising log_softmax.
         return (a * x).sum(-1) - x.sum(-1) * torch.logsumexp(a, dim=-1)
     if torch.is_grad_enabled() and (weight.requires_grad or bias.requires_grad or h.requires_grad):
-        if h.dim() == 3 and x.dim() == 2 and h.shape[0] >= _CHUNKED_MIN_SAMPLES and x.shape[0] == h.shape[1]:
+        if h.dim() == 3 and x.dim() == 2 and h.shape[0] >= PRODUCTS_MIN_SAMPLES and x.shape[0] == h.shape[1]:
             return _ChunkedWordLogLikelihood.apply(x, h, weight, bias)
         return _WordLogLikelihood.apply(x, h, weight, bias)
     if h.dim() != 3 or x.dim() != 2 or x.shape[0] != h.shape[1]:
