@@ -167,6 +167,11 @@ class Scheduler:
         with self._lock:
             return len(self._running), len(self._queue)
 
+    def live(self) -> list[WorkspaceJob]:
+        """The jobs waiting and training now."""
+        with self._lock:
+            return [*self._queue, *self._running]
+
     def cancel(self, job: WorkspaceJob) -> None:
         """Take a waiting job out of the queue (nothing was trained), or ask a running one to stop
         at its next progress report, within a second or two for the minibatch models (its best

@@ -25,10 +25,10 @@ TRAIN_CHUNK_ELEMENTS = {"cpu": 2**19, "cuda": 2**30}
 _XU_MIN_SAMPLES = 16
 # From this many samples per document on, training takes :class:`_ChunkedWordLogLikelihood`:
 # the (S, B, V) logits no longer fit in the caches, and the extra (B, V) x (V, K) products its
-# closed forms need cost less than the passes over the logits they save (forward and backward
-# at V 2,000, K 50, minibatch 512, five samples: about 1.3x faster on one thread, 1.6x on two).
-# With one sample the logits are S times smaller and the plain fused function is faster (the
-# products route took 1.6x as long there).
+# closed forms need cost less than the passes over the logits they save (the default step on
+# 20news_nvdm, minibatch 512: 0.40 -> 0.60 of its floor on one thread, benchmarks/throughput.py).
+# With one sample the logits are S times smaller and stay in cache, and the plain fused function
+# is the faster.
 PRODUCTS_MIN_SAMPLES = 2
 _LOG2E = 1.4426950408889634
 

@@ -228,8 +228,7 @@ def idle_scheduler():
         time.sleep(0.1)
     assert SCHEDULER.counts() == (0, 0), "jobs of an earlier test are still training"
     yield SCHEDULER
-    with SCHEDULER._lock:
-        left = [*SCHEDULER._queue, *SCHEDULER._running]
+    left = SCHEDULER.live()
     for job in left:
         SCHEDULER.cancel(job)
     for job in left:
