@@ -18,7 +18,7 @@ import argparse
 import os
 import time
 
-from _common import batch_size_arg, load_benchmark, peak_rss_mb, write_json
+from _common import batch_size_arg, load_benchmark, peak_rss_mb, refined_bound, write_json
 
 
 def main() -> None:
@@ -45,6 +45,18 @@ def main() -> None:
                    help="the units' prior: independent (the paper's SBN) or fDARN's autoregressive one")
     p.add_argument("--inference", choices=("factorial", "autoregressive"), default="factorial",
                    help="q(h|x): factorial (the paper's) or autoregressive within the layer")
+    p.add_argument("--encoder-hidden", type=int, default=0,
+                   help="q(h|x): 0 for linear (the default), else one tanh hidden layer of this size")
+    p.add_argument("--patience", type=int, help="validations without a better bound before stopping (default: the estimator's)")
+    p.add_argument("--train-samples", type=int, help="samples of h per training document (default: the estimator's)")
+    p.add_argument("--refine-steps", type=int, default=0,
+                   help="also print the bound with q refined per test document for this many steps "
+                        "(SBNTopicModel.log_likelihood_bound's refine_steps; 0: off)")
+    p.add_argument("--refine-learning-rate", type=float, help="Adam's step size in logits for --refine-steps (default: the estimator's)")
+    p.add_argument("--load", help="score this saved model instead of training one: with --refine-steps, the refined "
+                                  "bound of its validation documents and of the test set")
+    p.add_argument("--validation-only", action="store_true", help="with --load: score the validation documents only")
+    p.add_argument("--save", help="also save the trained model to this path")
     p.add_argument("--json")
     args = p.parse_args()
 
@@ -63,10 +75,28 @@ def main() -> None:
                           batch_size=args.batch_size, device=args.device, encoder_dropout=args.encoder_dropout,
                           encoder_dropout_words=args.encoder_dropout_words, encoder_dreams=args.encoder_dreams,
                           encoder_length_weights=args.encoder_length_weights, prior=args.prior,
-                          inference=args.inference,
+                          inference=args.inference, encoder_hidden=args.encoder_hidden,
+                          **({} if args.patience is None else {"patience": args.patience}),
+                          **({} if args.train_samples is None else {"n_samples": args.train_samples}),
                           **({} if args.learning_rate is None else {"learning_rate": args.learning_rate}),
                           **({"plateau_drop": args.plateau_drop} if "plateau_drop" in vars(args) else {}))
+    if args.load:
+        model = SBNTopicModel.load(args.load)
+        if args.refine_steps:
+            from docmodel.counts import check_counts, non_empty
+            from docmodel.models.batching import training_split
+
+            # The documents fit() held out for early stopping (the same split from the same seed).
+            _, val = training_split(non_empty(check_counts(train.X)), None, model.n_val_docs, model.random_state)
+            print("validation documents:", end=" ")
+            print_refined(model, val, args.refine_steps, args.seed, args.refine_learning_rate)
+            if not args.validation_only:
+                print("test documents:", end=" ")
+                print_refined(model, test.X, args.refine_steps, args.seed, args.refine_learning_rate)
+        return
     model.fit(train.X, vocabulary=train.vocabulary)
+    if args.save:
+        model.save(args.save)
     rate = float(np.median([h["docs_per_second"] for h in model.history_]))
     t0 = time.perf_counter()
     figures = evaluate(model, test.X, n_samples=args.samples, random_state=args.seed)
@@ -85,6 +115,9 @@ def main() -> None:
         "encoder_length_weights": args.encoder_length_weights,
         "prior": args.prior,
         "inference": args.inference,
+        "encoder_hidden": args.encoder_hidden,
+        "patience": model.patience,
+        "train_samples": model.n_samples,
         "train_seconds": model.train_seconds_,
         "epochs": model.n_iter_,
         "best_epoch": model.train_result_["best_epoch"],
@@ -103,7 +136,17 @@ def main() -> None:
           f"completion {result['perplexity_completion']:.1f}")
     print(f"per word: bound {result['perplexity_bound_per_word']:.1f}, IS {result['perplexity_is_per_word']:.1f}")
     print(f"evaluation {eval_seconds:.1f}s, peak memory {result['peak_rss_mb']:.0f} MB")
+    if args.refine_steps:
+        result.update(print_refined(model, test.X, args.refine_steps, args.seed, args.refine_learning_rate))
     write_json(args.json, result)
+
+
+def print_refined(model, X, steps: int, seed: int, learning_rate: float | None = None) -> dict:
+    """The bound with q refined per document (not the paper's protocol: reported apart)."""
+    out = refined_bound(model, X, steps, seed, learning_rate)
+    print(f"bound (10 samples) {out['perplexity_bound']:.1f}; with q refined per document ({steps} steps): "
+          f"{out['perplexity_bound_refined']:.1f} per document, in {out['refine_seconds']:.1f}s")
+    return {k: out[k] for k in ("perplexity_bound_refined", "refine_steps", "refine_seconds")}
 
 
 if __name__ == "__main__":

@@ -317,8 +317,12 @@ class InferenceNetwork(nn.Module):
     def sample(
         self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None,
         encoder_dropout: float = 0.0, encoder_dropout_words: bool = False,
+        offsets: list[torch.Tensor] | None = None,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Draw h ~ q(h|x) (with ``encoder_dropout`` on the input: see :meth:`first_logits`).
+
+        ``offsets`` (one (B, K_l) tensor per layer) are added to each layer's logits without its
+        autoregressive part: a per-document correction of q (:mod:`docmodel.models.sbn.refine`).
 
         Returns
         -------
@@ -328,11 +332,16 @@ class InferenceNetwork(nn.Module):
         An autoregressive layer is drawn unit by unit and then scored in one pass, so that
         ``log_qs`` is differentiable in f and A.
         """
-        logits = self.first_logits(x, encoder_dropout, generator, encoder_dropout_words).expand(n_samples, -1, -1)  # S,B,K1
+        logits = self.first_logits(x, encoder_dropout, generator, encoder_dropout_words)  # B,K1
+        if offsets is not None:
+            logits = logits + offsets[0]
+        logits = logits.expand(n_samples, -1, -1)  # S,B,K1
         hs, log_qs = [], []
         for i in range(len(self.upper) + 1):
             if i > 0:
                 logits = self.upper[i - 1](hs[-1])
+                if offsets is not None:
+                    logits = logits + offsets[i]
             if self.autoregressive:
                 u = uniform_noise(logits.shape, logits.dtype, logits.device, generator)
                 h = ar.sample(logits, self.ar_weights[i], u)

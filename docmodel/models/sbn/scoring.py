@@ -19,6 +19,7 @@ import torch
 
 from docmodel.errors import ModelError
 from docmodel.models.batching import CSRRows
+from docmodel.models.sbn.refine import refine_offsets, sampled_log_weights
 from docmodel.noise import batch_noise, per_batch
 
 # Evaluation batches hold at most this many S * B * V floats' worth of documents. The logits
@@ -26,29 +27,32 @@ from docmodel.noise import batch_noise, per_batch
 # batch size bounds the other S * B * V intermediates. It does not change the estimates: each
 # document's noise is its own.
 _EVAL_ELEMENTS = 2**24
+# Adam's step size (in logits) for refining q per document (log_likelihood_bound).
+REFINE_LEARNING_RATE = 0.1
 
 
 def log_weights(nets, x: torch.Tensor, n_samples: int, generator) -> torch.Tensor:
     """log p(x, h_s) - log q(h_s | x) for h_s ~ q(h | x), shape (S, B)."""
-    hs, log_qs = nets.encoder.sample(x, n_samples, generator)
-    model = nets.model
-    log_p = model.log_p_x_given_h1(x, hs[0]) + torch.stack(model.layer_log_probs(hs)).sum(0)
-    return log_p - torch.stack(log_qs).sum(0)
+    return sampled_log_weights(nets, x, n_samples, generator)[0]
 
 
 @torch.no_grad()
-def bound_per_doc(nets, X: sp.csr_matrix, n_samples: int, noise, device, batch_size=512) -> np.ndarray:
+def bound_per_doc(nets, X: sp.csr_matrix, n_samples: int, noise, device, batch_size=512, refine=None) -> np.ndarray:
     """Mean over ``n_samples`` single-sample bounds for each document, shape (n_docs,).
 
     Streams over ``X`` in batches of ``batch_size`` documents. ``noise`` is a ``torch.Generator``
     (one stream through all batches: training's validation) or an iterable of noise callables,
-    one per batch of ``batch_size`` (:func:`docmodel.noise.batch_noise`).
+    one per batch of ``batch_size`` (:func:`docmodel.noise.batch_noise`). ``refine``: None for
+    q itself, or ``(steps, samples, learning_rate)`` to score each document with its refined q
+    (:func:`docmodel.models.sbn.refine.refine_offsets`; the refinement draws its noise first).
     """
     batches, noises = CSRRows(X, device), per_batch(noise)
     out = []
     for start in range(0, X.shape[0], batch_size):
         x = batches.span(start, min(start + batch_size, X.shape[0]))
-        out.append(log_weights(nets, x, n_samples, next(noises)).mean(0).double())
+        batch_noise_ = next(noises)
+        offsets = None if refine is None else refine_offsets(nets, x, *refine[:2], batch_noise_, refine[2])
+        out.append(sampled_log_weights(nets, x, n_samples, batch_noise_, offsets)[0].mean(0).double())
     return torch.cat(out).cpu().numpy() if out else np.zeros(0)
 
 
@@ -112,13 +116,23 @@ class Scoring:
         out = [self.nets_.encoder.mean_field(x).cpu().numpy() for x in self._batches(X, 1)]
         return np.concatenate(out) if out else np.zeros((0, self.n_units_), dtype=np.float32)
 
-    def log_likelihood_bound(self, X, *, n_samples: int = 10, random_state=0) -> np.ndarray:
+    def log_likelihood_bound(self, X, *, n_samples: int = 10, random_state=0, refine_steps: int = 0,
+                             refine_samples: int = 10, refine_learning_rate: float = REFINE_LEARNING_RATE) -> np.ndarray:
         """Mean of ``n_samples`` single-sample bounds log p(x,h) - log q(h|x), h ~ q, per
-        document (the NVIL paper's 10-sample bound), shape (n_docs,)."""
+        document (the NVIL paper's 10-sample bound), shape (n_docs,).
+
+        ``refine_steps`` > 0 scores each document with q refined for it first: that many Adam
+        steps (``refine_samples`` samples each, step size ``refine_learning_rate`` in logits) on
+        per-document offsets of q's logits (:mod:`docmodel.models.sbn.refine`). Still a bound on
+        log p(x), usually a tighter one; not the paper's protocol, which scores q itself."""
         self._check_fitted()
+        if refine_steps < 0 or (refine_steps and refine_samples < 2):
+            raise ModelError("refine_steps must be >= 0 and refine_samples at least 2")
         X = self._counts(X)
-        B = self._eval_batch(n_samples)
-        return bound_per_doc(self.nets_, X, n_samples, self._noise(X, n_samples, random_state), self._device(), B)
+        n = max(n_samples, refine_samples if refine_steps else 0)
+        refine = (refine_steps, refine_samples, refine_learning_rate) if refine_steps else None
+        return bound_per_doc(self.nets_, X, n_samples, self._noise(X, n, random_state), self._device(),
+                             self._eval_batch(n), refine)
 
     def log_likelihood_is(self, X, *, n_samples: int = 100, random_state=0) -> np.ndarray:
         """log (1/S) sum_s p(x, h_s) / q(h_s | x), h_s ~ q(h|x): importance-sampled log p(x)
