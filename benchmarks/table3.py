@@ -81,6 +81,7 @@ def main() -> None:
             "eval_seconds": time.perf_counter() - t0,
             "epochs": int(model.history_[-1]["epoch"]) if model.history_ else 0,
             "stopped": getattr(model, "stopped_", None),
+            "best_val_perplexity_bound": getattr(model, "best_val_perplexity_bound_", None),
             "published": PUBLISHED.get(name),
         }
         if args.refine_steps and hasattr(model, "nets_"):  # the SBN family (NVIL, relaxed; fDARN)

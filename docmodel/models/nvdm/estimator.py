@@ -110,7 +110,7 @@ class NVDMTopicModel(TopicModel):
         encoder_hidden: tuple[int, ...] = (500, 500),
         max_epochs: int = 300,
         max_seconds: float | None = None,
-        patience: int | None = 10,
+        patience: int | None = 30,
         n_val_docs: int = 100,
         learning_rate: float = 2e-3,
         batch_size: int = 256,
