@@ -10,6 +10,8 @@ importance-sampled estimate and document completion, with training time and thro
     python benchmarks/nvil_20news.py --data 20news_prodlda
     python benchmarks/nvil_20news.py --device cuda         # on a GPU
     python benchmarks/nvil_20news.py --prior autoregressive --inference autoregressive   # fDARN, AR q
+    python benchmarks/nvil_20news.py --refine-steps 100 --save m.model   # also the bound with q refined
+    python benchmarks/nvil_20news.py --load m.model --refine-steps 100   # a saved model, refined again
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ def main() -> None:
     p.add_argument("--save", help="also save the trained model to this path")
     p.add_argument("--json")
     args = p.parse_args()
+    if args.load and not args.refine_steps:
+        p.error("--load scores a saved model with q refined: give --refine-steps N")
+    if args.validation_only and not args.load:
+        p.error("--validation-only applies to --load")
 
     import numpy as np
     import torch
@@ -82,17 +88,16 @@ def main() -> None:
                           **({"plateau_drop": args.plateau_drop} if "plateau_drop" in vars(args) else {}))
     if args.load:
         model = SBNTopicModel.load(args.load)
-        if args.refine_steps:
-            from docmodel.counts import check_counts, non_empty
-            from docmodel.models.batching import training_split
+        from docmodel.counts import check_counts, non_empty
+        from docmodel.models.batching import training_split
 
-            # The documents fit() held out for early stopping (the same split from the same seed).
-            _, val = training_split(non_empty(check_counts(train.X)), None, model.n_val_docs, model.random_state)
-            print("validation documents:", end=" ")
-            print_refined(model, val, args.refine_steps, args.seed, args.refine_learning_rate)
-            if not args.validation_only:
-                print("test documents:", end=" ")
-                print_refined(model, test.X, args.refine_steps, args.seed, args.refine_learning_rate)
+        # The documents fit() held out for early stopping (the same split from the same seed).
+        _, val = training_split(non_empty(check_counts(train.X)), None, model.n_val_docs, model.random_state)
+        print("validation documents:", end=" ")
+        print_refined(model, val, args.refine_steps, args.seed, args.refine_learning_rate)
+        if not args.validation_only:
+            print("test documents:", end=" ")
+            print_refined(model, test.X, args.refine_steps, args.seed, args.refine_learning_rate)
         return
     model.fit(train.X, vocabulary=train.vocabulary)
     if args.save:
