@@ -10,6 +10,7 @@ is here, so an SBN and an LDA model are always measured by the same code on the 
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -160,6 +161,7 @@ def evaluate(
     n_samples_bound: int = 10,
     random_state=0,
     per_document: bool = False,
+    refine_steps: int = 0,
 ) -> dict:
     """Every figure of ``EVALUATION.md`` for one model on one set of documents.
 
@@ -170,9 +172,15 @@ def evaluate(
         their ``*_per_word`` variants, ``elbo_per_doc`` (mean bound on log p(x)),
         ``n_docs``, ``n_tokens``, ``n_docs_completion``, ``exact`` (True where the model's three
         estimates are its exact likelihood: then bound and IS coincide); with ``per_document=True`` also the
-        per-document ``log_p_bound``, ``log_p_is`` arrays and ``doc_perplexity_bound``.
+        per-document ``log_p_bound``, ``log_p_is`` arrays and ``doc_perplexity_bound``. With
+        ``refine_steps`` > 0 (SBN models only) also ``perplexity_bound_refined`` and its
+        ``_per_word`` variant: the bound with q refined per document for that many steps
+        (:mod:`docmodel.models.sbn.refine`; not the NVIL paper's protocol).
     """
     X = check_counts(X)
+    if refine_steps and "refine_steps" not in inspect.signature(model.log_likelihood_bound).parameters:
+        raise ModelError(f"refining q per document applies to SBN models (kind 'sbn'); this model is "
+                         f"{getattr(model, 'kind', type(model).__name__)!r}: leave the refinement steps at 0")
     bound = _per_document_estimates(model, X, "bound", n_samples_bound, random_state)
     is_ = _per_document_estimates(model, X, "is", n_samples, random_state)
     comp = _per_document_estimates(model, X, "completion", n_samples, random_state)
@@ -191,6 +199,13 @@ def evaluate(
         "n_samples_bound": n_samples_bound,
         "exact": bool(getattr(model, "exact_likelihood", False)),
     }
+    if refine_steps:
+        lengths = bound.lengths
+        refined = model.log_likelihood_bound(X[bound.kept], n_samples=n_samples_bound, random_state=random_state,
+                                             refine_steps=refine_steps)
+        out["refine_steps"] = refine_steps
+        out["perplexity_bound_refined"] = perplexity_from_log_likelihood(refined, lengths, "document")
+        out["perplexity_bound_refined_per_word"] = perplexity_from_log_likelihood(refined, lengths, "word")
     if per_document:
         out["doc_index"] = bound.kept
         out["log_p_bound"] = bound.log_p

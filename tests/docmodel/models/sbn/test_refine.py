@@ -5,6 +5,7 @@ a bound, and the refined figures' independence of the documents scored alongside
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -118,3 +119,34 @@ def test_refinement_settings_are_checked(fitted):  # noqa: F811
         model.log_likelihood_bound(X[:3], refine_steps=5, refine_samples=1)
     with pytest.raises(ModelError, match="refine_steps must be >= 0"):
         model.log_likelihood_bound(X[:3], refine_steps=-1)
+
+
+def test_evaluate_reports_the_refined_bound_apart(tmp_path, capsys):
+    """``docmodel evaluate --refine-steps`` adds the refined bound beside the three figures (which
+    it leaves as they are) for an SBN, and names the problem for another kind."""
+    from corpora import Corpus, Dataset
+    from docmodel.cli import main
+    from docmodel.evaluation import evaluate
+    from docmodel.models.lda.estimator import LDATopicModel
+
+    from .test_sbn_estimator import planted_corpus
+
+    X, vocab = planted_corpus(n_docs=200)
+    ids = [f"d{i}" for i in range(200)]
+    Dataset(Corpus(X[:160], vocab, ids[:160]), Corpus(X[160:], vocab, ids[160:])).save(tmp_path / "corpus")
+    assert main(["train", str(tmp_path / "corpus"), "--units", "4", "--epochs", "3", "--val-docs", "20",
+                 "-o", str(tmp_path / "model")]) == 0
+    for steps, name in ((0, "plain.json"), (20, "refined.json")):
+        assert main(["evaluate", str(tmp_path / "model"), str(tmp_path / "corpus"), "--samples", "10",
+                     "--refine-steps", str(steps), "--json", str(tmp_path / name)]) == 0
+    out = capsys.readouterr().out
+    assert "bound, q refined (20 steps)" in out
+    plain, refined = (json.loads((tmp_path / n).read_text()) for n in ("plain.json", "refined.json"))
+    assert "perplexity_bound_refined" not in plain
+    assert refined["perplexity_bound"] == plain["perplexity_bound"]
+    assert 1.0 < refined["perplexity_bound_refined"] < refined["perplexity_bound"]
+    assert main(["evaluate", str(tmp_path / "model"), str(tmp_path / "corpus"), "--refine-steps", "-1"]) == 2
+    assert "--refine-steps must be 0 or more" in capsys.readouterr().err
+    lda = LDATopicModel(2, max_iter=2).fit(X)
+    with pytest.raises(ModelError, match="applies to SBN models"):
+        evaluate(lda, X[:5], n_samples=5, refine_steps=10)
