@@ -79,7 +79,7 @@ def add_arguments(p) -> None:
     add_unit_options(p)
     estimator_option(
         p, "--encoder-dropout", type=float, param="encoder_dropout",
-        help="NVIL, REINFORCE and relaxed: dropout on the inference network's input while training (0: off)",
+        help="SBN (NVIL, REINFORCE, relaxed) and NVDM: dropout on the inference network's input while training (0: off)",
     )
     estimator_option(
         p, "--encoder-dropout-words", action=argparse.BooleanOptionalAction, param="encoder_dropout_words",
@@ -154,6 +154,7 @@ LDA_OPTIONS = {
 COMMON_OPTIONS = {
     "units": "n_units", "learning_rate": "learning_rate", "batch_size": "batch_size", "patience": "patience",
     "val_docs": "n_val_docs", "seed": "random_state", "device": "device", "threads": "n_threads",
+    "encoder_dropout": "encoder_dropout",
 }
 
 

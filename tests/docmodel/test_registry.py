@@ -115,6 +115,9 @@ def test_the_cli_builds_any_kind_and_refuses_options_it_does_not_take():
         (("--layers", "4,4", "--no-variance-norm"), "--layers, --no-variance-norm do"),
         (("--preset", "readable"), "--preset does"),
         (("--algorithm", "wake-sleep"), "--algorithm does"),
+        (("--encoder-dropout", "0.2"), "--encoder-dropout does"),
     ]:
         with pytest.raises(CorpusError, match=f"{flags} not apply to --model mixture"):
             build_model(_args("--model", "mixture", *argv))
+    # An option of the SBN that another kind also has reaches that kind's estimator.
+    assert build_model(_args("--model", "nvdm", "--encoder-dropout", "0.3")).encoder_dropout == 0.3

@@ -81,7 +81,8 @@ def log_weights(encoder: Encoder, decoder: Decoder, x: torch.Tensor, eps: torch.
 
 
 def training_objective(
-    encoder: Encoder, decoder: Decoder, x: torch.Tensor, eps: torch.Tensor, kl_weight: float = 1.0
+    encoder: Encoder, decoder: Decoder, x: torch.Tensor, eps: torch.Tensor, kl_weight: float = 1.0,
+    encoder_dropout: float = 0.0, generator=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ELBO of a minibatch and the loss that training differentiates.
 
@@ -93,6 +94,10 @@ def training_objective(
     kl_weight : float
         Weight of the KL term in the loss only (a warm-up below 1 early in training); the
         reported ELBO always has the full KL.
+    encoder_dropout : float
+        Probability of removing each word from the encoder's view (:meth:`Encoder.features`),
+        the mask drawn from ``generator``; 0: none. The decoder scores every word: the objective is
+        then the ELBO averaged over masks, of the q that sees the masked document.
 
     Returns
     -------
@@ -102,7 +107,7 @@ def training_objective(
         -mean_B(mean_s log p(x | z_s) - kl_weight * KL): its gradient is the reparameterised
         estimate of the ELBO's gradient (for ``kl_weight`` = 1) for every parameter.
     """
-    mu, log_sigma = encoder(x)
+    mu, log_sigma = encoder(x, encoder_dropout, generator)
     z = reparameterise(mu, log_sigma, eps)  # S,B,K, differentiable in mu and sigma
     reconstruction = word_log_likelihood(x, z, decoder.words.weight, decoder.words.bias).mean(0)  # B
     kl = gaussian_kl(mu, log_sigma)  # B

@@ -75,6 +75,17 @@ class NVDMTopicModel(TopicModel):
         Clip the gradient's Euclidean norm (of the minibatch's mean per-document loss, all
         parameters together) to this, and skip a step whose gradient is not finite (None: neither).
         The typical norm on 20 Newsgroups is about 20; rare steps reach 10^5 and more.
+    encoder_dropout : float
+        Probability of removing each word of a training document from the encoder's view in a
+        training step (its count set to 0; the decoder still scores every word), as the SBN's
+        ``encoder_dropout`` with whole words; 0: off. Validation and every estimate see whole
+        documents.
+    encoder_steps : int
+        Extra updates of the encoder alone on each minibatch, each with fresh noise, before the
+        joint update of encoder and decoder (0: the joint update only). Miao et al. alternate
+        encoder and decoder updates; He et al. ("Lagging Inference Networks and Posterior
+        Collapse in Variational Autoencoders", ICLR 2019) update the encoder more often than the
+        decoder so that q keeps up with the model.
     kl_warmup_epochs : int
         Epochs over which the KL term's weight in the training loss rises linearly from 0 to 1
         (0: no warm-up). Validation and all estimates always use the full ELBO.
@@ -115,6 +126,8 @@ class NVDMTopicModel(TopicModel):
         learning_rate: float = 2e-3,
         batch_size: int = 256,
         n_samples: int = 1,
+        encoder_dropout: float = 0.0,
+        encoder_steps: int = 0,
         kl_warmup_epochs: int = 0,
         max_grad_norm: float | None = 50.0,
         random_state: int | None = 0,
@@ -130,6 +143,8 @@ class NVDMTopicModel(TopicModel):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.n_samples = n_samples
+        self.encoder_dropout = encoder_dropout
+        self.encoder_steps = encoder_steps
         self.kl_warmup_epochs = kl_warmup_epochs
         self.max_grad_norm = max_grad_norm
         self.random_state = random_state
@@ -149,6 +164,7 @@ class NVDMTopicModel(TopicModel):
         for name in ("n_units", "max_epochs", "batch_size", "n_samples", "n_val_docs"):
             count(name)
         count("kl_warmup_epochs", 0)
+        count("encoder_steps", 0)
         if self.patience is not None:
             count("patience")
         self._hidden()
@@ -160,11 +176,16 @@ class NVDMTopicModel(TopicModel):
             isinstance(self.max_grad_norm, (int, float)) and 0 < self.max_grad_norm < float("inf")
         ):
             raise ModelError(f"max_grad_norm must be a positive number or None, got {self.max_grad_norm!r}")
+        if isinstance(self.encoder_dropout, bool) or not (
+            isinstance(self.encoder_dropout, (int, float)) and 0 <= self.encoder_dropout < 1
+        ):
+            raise ModelError(f"encoder_dropout must be a number in [0, 1), got {self.encoder_dropout!r}")
         return TrainSettings(
             learning_rate=float(self.learning_rate), batch_size=int(self.batch_size), n_samples=int(self.n_samples),
             kl_warmup_epochs=int(self.kl_warmup_epochs), max_epochs=int(self.max_epochs),
             max_seconds=self.max_seconds, patience=self.patience, seed=seed,
             max_grad_norm=None if self.max_grad_norm is None else float(self.max_grad_norm),
+            encoder_dropout=float(self.encoder_dropout), encoder_steps=int(self.encoder_steps),
         )
 
     def _hidden(self) -> tuple[int, ...]:

@@ -105,11 +105,22 @@ class Encoder(nn.Module):
         nn.init.zeros_(self.log_scale.weight)
         nn.init.zeros_(self.log_scale.bias)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean-centred log(1 + x): (B, V) -> (B, V)."""
-        return torch.log1p(x) - self.input_mean
+    def features(self, x: torch.Tensor, dropout: float = 0.0, generator=None) -> torch.Tensor:
+        """Mean-centred log(1 + x): (B, V) -> (B, V).
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """mu(x) and log sigma(x) of q(z | x), each of shape (B, K), from counts (B, V)."""
-        hidden = self.hidden(self.features(x))
+        ``dropout`` > 0 (training only) removes each word of each document from the encoder's
+        view with this probability (its count set to 0, so its feature is -input_mean; nothing
+        rescaled), the mask drawn from ``generator``: the SBN's word dropout
+        (:meth:`docmodel.models.sbn.networks.InferenceNetwork.first_logits`). The decoder still
+        scores every word, so the encoder learns to place a document from part of its words."""
+        f = torch.log1p(x) - self.input_mean
+        if dropout > 0:
+            keep = torch.rand(f.shape, generator=generator, dtype=f.dtype, device=f.device) >= dropout
+            f = torch.where(keep, f, -self.input_mean)
+        return f
+
+    def forward(self, x: torch.Tensor, dropout: float = 0.0, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """mu(x) and log sigma(x) of q(z | x), each of shape (B, K), from counts (B, V)
+        (``dropout``: see :meth:`features`)."""
+        hidden = self.hidden(self.features(x, dropout, generator))
         return self.mean(hidden), self.log_scale(hidden)

@@ -49,6 +49,8 @@ class TrainSettings:
     patience: int | None
     seed: int
     max_grad_norm: float | None = None
+    encoder_dropout: float = 0.0
+    encoder_steps: int = 0
 
 
 def build(config: NVDMConfig, X: sp.csr_matrix, seed: int) -> tuple[Encoder, Decoder]:
@@ -106,6 +108,25 @@ def train(
     n_docs, B, K = X.shape[0], settings.batch_size, decoder.words.in_features
     n_batches = math.ceil(n_docs / B)
 
+    encoder_params = list(encoder.parameters())
+
+    def step(x: torch.Tensor, weight: float, update: list[torch.Tensor]) -> tuple[torch.Tensor, bool]:
+        """One Adam step of the parameters ``update`` (all, or the encoder's) on minibatch ``x``
+        with fresh noise; Adam skips the parameters left without a gradient. Returns the
+        minibatch's ELBO and whether the gradient was clipped or, not finite, skipped."""
+        eps = noise((settings.n_samples, x.shape[0], K), x.dtype, device, gen)  # S,B,K
+        elbo, loss = training_objective(encoder, decoder, x, eps, weight, settings.encoder_dropout, gen)
+        opt.zero_grad(set_to_none=True)
+        for p, g in zip(update, torch.autograd.grad(loss, update)):
+            p.grad = g
+        if settings.max_grad_norm is None:
+            opt.step()
+            return elbo, False
+        norm = float(torch.nn.utils.clip_grad_norm_(update, settings.max_grad_norm))
+        if math.isfinite(norm):
+            opt.step()
+        return elbo, norm > settings.max_grad_norm or not math.isfinite(norm)
+
     def train_epoch(epoch: int, clock: Clock) -> dict:
         order = epoch_order(settings.seed, epoch, n_docs)
         elbo_sum, seen, clipped = 0.0, 0, 0
@@ -113,17 +134,10 @@ def train(
         for i in range(n_batches):
             x = rows.rows(order[i * B : (i + 1) * B])  # B,V
             weight = kl_weight(epoch, i / n_batches, settings.kl_warmup_epochs)
-            eps = noise((settings.n_samples, x.shape[0], K), x.dtype, device, gen)  # S,B,K
-            elbo, loss = training_objective(encoder, decoder, x, eps, weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if settings.max_grad_norm is None:
-                opt.step()
-            else:
-                norm = float(torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm))
-                clipped += norm > settings.max_grad_norm or not math.isfinite(norm)
-                if math.isfinite(norm):
-                    opt.step()
+            for _ in range(settings.encoder_steps):  # q alone first (the decoder's gradients not kept)
+                clipped += step(x, weight, encoder_params)[1]
+            elbo, was_clipped = step(x, weight, params)
+            clipped += was_clipped
             elbo_sum += float(elbo.sum())
             seen += x.shape[0]
             if clock.step((i + 1) / n_batches):

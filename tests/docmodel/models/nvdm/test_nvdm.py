@@ -16,7 +16,7 @@ from scipy.stats import multivariate_normal
 from docmodel.checkpoint import load_checkpoint
 from docmodel.errors import ModelError, NotFittedError
 from docmodel.evaluation import split_for_completion
-from docmodel.models.batching import CSRRows
+from docmodel.models.batching import CSRRows, epoch_order
 from docmodel.models.nvdm import KIND
 from docmodel.models.nvdm.elbo import (
     gaussian_kl,
@@ -26,7 +26,7 @@ from docmodel.models.nvdm.elbo import (
 )
 from docmodel.models.nvdm.estimator import WORD_SCALE, NVDMTopicModel
 from docmodel.models.nvdm.networks import Decoder, Encoder, NVDMConfig
-from docmodel.models.nvdm.training import build, val_perplexity
+from docmodel.models.nvdm.training import TrainSettings, build, train, val_perplexity
 from docmodel.noise import DocumentNoise, document_keys
 from tests.docmodel.models.sbn.test_sbn_estimator import planted_corpus as sbn_planted_corpus
 
@@ -335,6 +335,69 @@ def test_kl_warm_up_weighs_the_loss_only():
     torch.testing.assert_close(loss_0 - loss_1, -kl.mean())
 
 
+def test_encoder_dropout_hides_whole_words_from_the_encoder_only():
+    config, encoder, decoder = tiny_networks(n_words=4)
+    x = torch.from_numpy(X_TINY)
+    eps = torch.randn((2, 3, 2), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    # Dropout 0 draws nothing and is the plain objective.
+    gen = torch.Generator().manual_seed(5)
+    plain = training_objective(encoder, decoder, x, eps)
+    same = training_objective(encoder, decoder, x, eps, 1.0, 0.0, gen)
+    for a, b in zip(plain, same):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert torch.equal(gen.get_state(), torch.Generator().manual_seed(5).get_state())
+    # With dropout the encoder sees the document with the dropped words' counts set to 0 (the
+    # mask being the generator's uniform draws below p); the decoder still scores every word.
+    p = 0.4
+    keep = torch.rand(x.shape, generator=torch.Generator().manual_seed(7), dtype=x.dtype) >= p
+    assert 0 < int(keep.sum()) < keep.numel()
+    elbo, loss = training_objective(encoder, decoder, x, eps, 1.0, p, torch.Generator().manual_seed(7))
+    mu, log_sigma = encoder(x * keep)
+    z = mu + log_sigma.exp() * eps
+    reconstruction = (decoder.word_log_probs(z) * x).sum(-1).mean(0)
+    expected = reconstruction - gaussian_kl(mu, log_sigma)
+    torch.testing.assert_close(elbo, expected.detach())
+    torch.testing.assert_close(loss, -expected.mean())
+    # Words are dropped at rate p.
+    f = encoder.features(torch.ones((400, 4), dtype=torch.float64), p, torch.Generator().manual_seed(1))
+    dropped = torch.isclose(f, -encoder.input_mean.expand_as(f)).double().mean()
+    assert abs(float(dropped) - p) < 0.05
+
+
+def test_a_model_trained_with_encoder_dropout_is_scored_on_whole_documents():
+    X, _ = planted_corpus(n_docs=120)
+    m = small_model(max_epochs=3, encoder_dropout=0.3).fit(X)
+    assert not m.encoder_.training
+    np.testing.assert_array_equal(m.log_likelihood_bound(X[:20]), m.log_likelihood_bound(X[:20]))
+    plain = small_model(max_epochs=3).fit(X)
+    assert not np.array_equal(m.transform(X), plain.transform(X))
+
+
+def test_encoder_steps_update_the_encoder_alone_before_each_joint_step():
+    X, _ = planted_corpus(n_docs=40)
+    X, X_val = sp.csr_matrix(X[:32], dtype=np.float32), sp.csr_matrix(X[32:], dtype=np.float32)
+    config = NVDMConfig(n_words=X.shape[1], n_units=2, encoder_hidden=(6,))
+    settings = TrainSettings(learning_rate=0.05, batch_size=32, n_samples=2, kl_warmup_epochs=0, max_epochs=1,
+                             max_seconds=None, patience=None, seed=3, encoder_steps=2)
+    encoder, decoder = build(config, X, 0)
+    train(encoder, decoder, X, X_val, settings, torch.device("cpu"))
+    # By hand: two Adam steps of the encoder's parameters, then one of all, on the epoch's one
+    # minibatch, each with the next noise of the seeded stream.
+    enc, dec = build(config, X, 0)
+    x = torch.from_numpy(X[epoch_order(3, 1, 32)].toarray())
+    everything = [*enc.parameters(), *dec.parameters()]
+    opt, gen = torch.optim.Adam(everything, lr=0.05), torch.Generator().manual_seed(3)
+    for update in (list(enc.parameters()), list(enc.parameters()), everything):
+        eps = torch.randn((2, 32, 2), generator=gen)
+        _, loss = training_objective(enc, dec, x, eps)
+        opt.zero_grad(set_to_none=True)
+        for p, g in zip(update, torch.autograd.grad(loss, update)):
+            p.grad = g
+        opt.step()
+    for a, b in zip([*encoder.parameters(), *decoder.parameters()], everything):
+        torch.testing.assert_close(a, b)
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -343,6 +406,9 @@ def test_kl_warm_up_weighs_the_loss_only():
         ({"encoder_hidden": (8, 0)}, "encoder_hidden must be a sequence of positive layer widths"),
         ({"max_grad_norm": 0.0}, "max_grad_norm must be a positive number or None"),
         ({"kl_warmup_epochs": -1}, "kl_warmup_epochs must be an integer >= 0"),
+        ({"encoder_dropout": 1.0}, r"encoder_dropout must be a number in \[0, 1\), got 1.0"),
+        ({"encoder_dropout": True}, "encoder_dropout must be a number"),
+        ({"encoder_steps": -1}, "encoder_steps must be an integer >= 0, got -1"),
         ({"random_state": "seven"}, "random_state must be an integer or None"),
         ({"device": "tpu"}, "unknown device"),
     ],
