@@ -364,13 +364,14 @@ def test_encoder_dropout_hides_whole_words_from_the_encoder_only():
     assert abs(float(dropped) - p) < 0.05
 
 
-def test_a_model_trained_with_encoder_dropout_is_scored_on_whole_documents():
+def test_encoder_dropout_reaches_training_and_is_kept_by_the_checkpoint(tmp_path):
     X, _ = planted_corpus(n_docs=120)
     m = small_model(max_epochs=3, encoder_dropout=0.3).fit(X)
-    assert not m.encoder_.training
-    np.testing.assert_array_equal(m.log_likelihood_bound(X[:20]), m.log_likelihood_bound(X[:20]))
     plain = small_model(max_epochs=3).fit(X)
     assert not np.array_equal(m.transform(X), plain.transform(X))
+    loaded = NVDMTopicModel.from_checkpoint(load_checkpoint(m.save(tmp_path / "m")))
+    assert loaded.encoder_dropout == 0.3
+    np.testing.assert_array_equal(loaded.log_likelihood_bound(X[:20]), m.log_likelihood_bound(X[:20]))
 
 
 def test_encoder_steps_update_the_encoder_alone_before_each_joint_step():
