@@ -12,6 +12,7 @@ importance-sampled estimate and document completion, with training time and thro
     python benchmarks/nvil_20news.py --prior autoregressive --inference autoregressive   # fDARN, AR q
     python benchmarks/nvil_20news.py --refine-steps 100 --save m.model   # also the bound with q refined
     python benchmarks/nvil_20news.py --load m.model --refine-steps 100   # a saved model, refined again
+    python benchmarks/nvil_20news.py --sample-baseline --choose-on 1000  # a setting scored on validation documents
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ import argparse
 import os
 import time
 
-from _common import batch_size_arg, load_benchmark, peak_rss_mb, refined_bound, write_json
+from _common import (
+    batch_size_arg,
+    load_benchmark,
+    load_validation_split,
+    peak_rss_mb,
+    refined_bound,
+    write_json,
+)
 
 
 def main() -> None:
@@ -50,6 +58,8 @@ def main() -> None:
     p.add_argument("--encoder-hidden", type=int, default=0,
                    help="q(h|x): 0 for linear (the default), else one tanh hidden layer of this size")
     p.add_argument("--patience", type=int, help="validations without a better bound before stopping (default: the estimator's)")
+    p.add_argument("--sample-baseline", action="store_true",
+                   help="NVIL's baseline: leave-one-out over each document's training samples instead of C(x)")
     p.add_argument("--train-samples", type=int, help="samples of h per training document (default: the estimator's)")
     p.add_argument("--refine-steps", type=int, default=0,
                    help="also print the bound with q refined per test document for this many steps "
@@ -58,6 +68,9 @@ def main() -> None:
     p.add_argument("--load", help="score this saved model instead of training one: with --refine-steps, the refined "
                                   "bound of its validation documents and of the test set")
     p.add_argument("--validation-only", action="store_true", help="with --load: score the validation documents only")
+    p.add_argument("--choose-on", type=int, default=0, metavar="N",
+                   help="for choosing settings: hold out N training documents (seeded), train on the rest and "
+                        "score those N instead of the test split, which is then not read")
     p.add_argument("--save", help="also save the trained model to this path")
     p.add_argument("--json")
     args = p.parse_args()
@@ -65,6 +78,8 @@ def main() -> None:
         p.error("--load scores a saved model with q refined: give --refine-steps N")
     if args.validation_only and not args.load:
         p.error("--validation-only applies to --load")
+    if args.choose_on and args.load:
+        p.error("--choose-on trains a model; it does not apply to --load")
 
     import numpy as np
     import torch
@@ -82,6 +97,7 @@ def main() -> None:
                           encoder_dropout_words=args.encoder_dropout_words, encoder_dreams=args.encoder_dreams,
                           encoder_length_weights=args.encoder_length_weights, prior=args.prior,
                           inference=args.inference, encoder_hidden=args.encoder_hidden,
+                          sample_baseline=args.sample_baseline,
                           **({} if args.patience is None else {"patience": args.patience}),
                           **({} if args.train_samples is None else {"n_samples": args.train_samples}),
                           **({} if args.learning_rate is None else {"learning_rate": args.learning_rate}),
@@ -99,16 +115,22 @@ def main() -> None:
             print("test documents:", end=" ")
             print_refined(model, test.X, args.refine_steps, args.seed, args.refine_learning_rate)
         return
-    model.fit(train.X, vocabulary=train.vocabulary)
+    X_fit, X_score, scored = train.X, test.X, "test"
+    if args.choose_on:
+        _, _, X_fit, X_score, _ = load_validation_split(args.data, None, args.choose_on, args.seed)
+        scored, test = f"validation ({args.choose_on} held-out training documents)", None
+    model.fit(X_fit, vocabulary=train.vocabulary)
     if args.save:
         model.save(args.save)
     rate = float(np.median([h["docs_per_second"] for h in model.history_]))
     t0 = time.perf_counter()
-    figures = evaluate(model, test.X, n_samples=args.samples, random_state=args.seed)
+    figures = evaluate(model, X_score, n_samples=args.samples, random_state=args.seed)
     eval_seconds = time.perf_counter() - t0
     result = {
         "data": args.data,
+        "scored": scored,
         "units": args.units,
+        "sample_baseline": args.sample_baseline,
         "seed": args.seed,
         "device": str(model._device()),
         "batch_size": model.train_result_["batch_size"],
@@ -136,13 +158,13 @@ def main() -> None:
     print(f"training: minibatch {result['batch_size']}, learning rate {result['learning_rate']:g} (plateau drop "
           f"{result['plateau_drop']}), {result['train_seconds']:.0f}s, {result['epochs']} epochs (best {result['best_epoch']}, stopped: "
           f"{result['stopped']}), {rate:,.0f} documents/s")
-    print(f"test perplexity, per document: bound (10 samples) {result['perplexity_bound']:.1f}, "
+    print(f"{scored} perplexity, per document: bound (10 samples) {result['perplexity_bound']:.1f}, "
           f"importance sampled ({args.samples}) {result['perplexity_is']:.1f}, "
           f"completion {result['perplexity_completion']:.1f}")
     print(f"per word: bound {result['perplexity_bound_per_word']:.1f}, IS {result['perplexity_is_per_word']:.1f}")
     print(f"evaluation {eval_seconds:.1f}s, peak memory {result['peak_rss_mb']:.0f} MB")
     if args.refine_steps:
-        result.update(print_refined(model, test.X, args.refine_steps, args.seed, args.refine_learning_rate))
+        result.update(print_refined(model, X_score, args.refine_steps, args.seed, args.refine_learning_rate))
     write_json(args.json, result)
 
 

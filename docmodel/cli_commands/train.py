@@ -94,6 +94,11 @@ def add_arguments(p) -> None:
         help="NVIL: also train q on F documents dreamed from the model per real one (0: off, the paper's NVIL)",
     )
     estimator_option(
+        p, "--sample-baseline", action=argparse.BooleanOptionalAction, param="sample_baseline",
+        help="NVIL: centre each sample's learning signal by the mean of the same document's other samples "
+             "(leave-one-out; needs --samples 2 or more) instead of the input-dependent baseline",
+    )
+    estimator_option(
         p, "--ema-decay", type=float, param="ema_decay",
         help="decay of the parameter average used for validation and the saved model (0: off)",
     )
@@ -142,7 +147,7 @@ SBN_OPTIONS = {
     "patience": "patience", "val_docs": "n_val_docs", "encoder_hidden": "encoder_hidden", "weight_decay": "weight_decay",
     "encoder_dropout": "encoder_dropout", "encoder_dropout_words": "encoder_dropout_words",
     "encoder_length_weights": "encoder_length_weights", "encoder_dreams": "encoder_dreams",
-    "ema_decay": "ema_decay", "seed": "random_state", "device": "device", "threads": "n_threads",
+    "sample_baseline": "sample_baseline", "ema_decay": "ema_decay", "seed": "random_state", "device": "device", "threads": "n_threads",
 }
 LDA_OPTIONS = {
     "units": "n_units", "learning_method": "learning_method", "batch_size": "batch_size", "epochs": "max_iter",

@@ -73,6 +73,8 @@ class TrainConfig:
             raise ModelError(f"encoder_dropout must be in [0, 1), got {self.encoder_dropout}")
         if not 0 <= self.encoder_dreams <= 16:
             raise ModelError(f"encoder_dreams must be in [0, 16] (dreamed documents per real one), got {self.encoder_dreams}")
+        if self.variance_reduction.sample_baseline and self.algorithm == "nvil" and self.n_samples < 2:
+            raise ModelError(f"sample_baseline (leave-one-out) needs n_samples of at least 2, got {self.n_samples}")
         if self.encoder_dreams and self.algorithm != "nvil":
             raise ModelError("encoder_dreams applies to nvil training only")
         if not 0.01 <= self.relaxed_temperature <= 100:
@@ -104,6 +106,7 @@ def train_config(est, train_lengths: np.ndarray | None = None) -> TrainConfig:
         variance_norm=est.variance_norm,
         local_signals=est.local_signals,
         length_reference=reference,
+        sample_baseline=est.sample_baseline,
     )
     return TrainConfig(
         algorithm=est.algorithm,

@@ -69,6 +69,11 @@ class SBNTopicModel(Scoring, TopicModel):
     mean_field_baseline : bool
         Add the model's log p(x | h = E_q[h]) to the input-dependent baseline (on by default;
         see :class:`docmodel.models.sbn.nvil.VarianceReduction`).
+    sample_baseline : bool
+        NVIL: centre each sample's learning signal by the mean signal of the same
+        document's other samples (leave-one-out; needs ``n_samples`` >= 2) in place of the
+        input-dependent baseline, which is then not trained (off by default; see
+        :class:`docmodel.models.sbn.nvil.VarianceReduction`).
     optimizer : {"adam", "sgd"}
         Adam by default.
     learning_rate : float
@@ -153,6 +158,7 @@ class SBNTopicModel(Scoring, TopicModel):
         global_baseline: bool = True,
         input_baseline: bool = True,
         mean_field_baseline: bool = True,
+        sample_baseline: bool = False,
         variance_norm: bool = True,
         local_signals: bool = True,
         optimizer: str = "adam",
@@ -192,6 +198,7 @@ class SBNTopicModel(Scoring, TopicModel):
         self.global_baseline = global_baseline
         self.input_baseline = input_baseline
         self.mean_field_baseline = mean_field_baseline
+        self.sample_baseline = sample_baseline
         self.variance_norm = variance_norm
         self.local_signals = local_signals
         self.optimizer = optimizer

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
+from docmodel.errors import ModelError
 from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork
 
 
@@ -49,6 +50,15 @@ class VarianceReduction:
     documents are not left to the mercy of long ones, whose signals are larger. The weight is a
     function of x, so the estimate stays unbiased for that objective; the model's gradient is
     untouched. 0 (the default) weighs every document's bound alike, as the paper does.
+
+    ``sample_baseline`` (with S >= 2 samples per document) replaces the input-dependent baseline
+    by a leave-one-out one: sample s of a document is centred by the mean learning signal of that
+    document's other S - 1 samples (per layer), which are independent of sample s, so the
+    estimate stays unbiased (the RLOO estimator, Kool et al. 2019; the same objective as NVIL's,
+    not a multi-sample bound such as VIMCO's). It tracks each document's current expected signal
+    exactly up to sampling noise, where C(x) is a network chasing it; the global baseline and the
+    variance normalisation still apply to what remains. ``input_baseline`` and
+    ``mean_field_term`` are then unused.
     """
 
     global_baseline: bool = True
@@ -58,6 +68,7 @@ class VarianceReduction:
     mean_field_term: bool = True
     length_reference: float = 0.0
     smoothing: float = 0.8
+    sample_baseline: bool = False
 
     @classmethod
     def none(cls) -> VarianceReduction:
@@ -210,7 +221,12 @@ def nvil_estimate(
     signals = learning_signals(log_ps, log_qs, vr.local_signals).detach()  # L,S,B  (the one detach)
 
     L = len(log_qs)
-    if vr.input_baseline:
+    input_baseline = vr.input_baseline and not vr.sample_baseline
+    if vr.sample_baseline:
+        if n_samples < 2:
+            raise ModelError("a leave-one-out baseline (sample_baseline) needs at least 2 samples per document")
+        base = (signals.sum(1, keepdim=True) - signals) / (n_samples - 1)  # L,S,B: the other samples' mean
+    elif input_baseline:
         base = torch.stack(baselines(encoder.features(x), x, [h.detach() for h in hs]))  # L,S,B
         if vr.mean_field_term:
             base = torch.cat([base[:1] + mean_field_baseline_term(model, encoder, x), base[1:]])
@@ -231,7 +247,7 @@ def nvil_estimate(
 
     score_term = (advantage * torch.stack(log_qs)).sum(0)  # S,B
     surrogate = -(log_p + score_term).mean()
-    if vr.input_baseline:
+    if input_baseline:
         baseline_loss = ((signals - c - base) ** 2).mean()
     else:
         baseline_loss = torch.zeros((), dtype=x.dtype, device=x.device)

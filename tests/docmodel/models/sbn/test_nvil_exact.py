@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from docmodel.errors import ModelError
 from docmodel.models.sbn.nvil import (
     RunningStats,
     VarianceReduction,
@@ -235,3 +236,49 @@ def test_local_signals_keep_only_terms_that_depend_on_the_layer():
     torch.testing.assert_close(local[1], log_ps[1] + log_ps[2] - log_qs[1])
     shared = learning_signals(log_ps, log_qs, local=False)
     torch.testing.assert_close(shared[1], full)
+
+
+@pytest.mark.parametrize("layers", LAYERS)
+def test_leave_one_out_baseline_gives_the_exact_gradient(layers):
+    # Two samples per document, each centred by the other alone: the hardest case (a baseline
+    # that counted the sample itself would halve the inference network's gradient).
+    model, encoder, baselines = tiny_networks(layers)
+    x = _doc()
+    docs = x[None].expand(500, -1).contiguous()
+    L = len(layers)
+    stats = RunningStats(torch.full((L,), 3.0, dtype=torch.float64), torch.full((L,), 0.5, dtype=torch.float64), 5)
+    vr = VarianceReduction(sample_baseline=True)
+    exact = _grads((model, encoder), lambda: exact_elbo(model, encoder, x))
+    gen = torch.Generator().manual_seed(0)
+    chunks = -torch.stack([
+        _grads((model, encoder), lambda: nvil_estimate(model, encoder, baselines, docs, stats, vr, 2, gen).surrogate)
+        for _ in range(40)
+    ])
+    mean = chunks.mean(0)
+    z = (mean - exact) / (chunks.std(0) / math.sqrt(len(chunks)) + 1e-9)
+    assert torch.all(z.abs() < 5.0), f"max |z| = {z.abs().max():.2f}"
+    n_model = sum(p.numel() for p in model.parameters())
+    assert torch.linalg.norm(mean[n_model:] - exact[n_model:]) < 0.05 * torch.linalg.norm(exact[n_model:])
+
+
+def test_leave_one_out_baseline_trains_no_baseline_network_and_cuts_variance():
+    model, encoder, baselines = tiny_networks((4,), scale=0.7)
+    docs = torch.stack([_doc(seed=s) * (1 + s % 3) for s in range(8)])
+    stats = RunningStats.initial(1)
+    vr = VarianceReduction(sample_baseline=True, variance_norm=False)
+    out = nvil_estimate(model, encoder, baselines, docs, stats, vr, 4, torch.Generator().manual_seed(0))
+    assert out.baseline_loss.item() == 0.0
+    assert _grads((baselines,), lambda: out.surrogate + out.baseline_loss).abs().sum() == 0
+
+    def variance(vr):
+        gen = torch.Generator().manual_seed(11)
+        g = torch.stack([
+            _grads((encoder,), lambda: nvil_estimate(model, encoder, baselines, docs, stats, vr, 4, gen).surrogate)
+            for _ in range(300)
+        ])
+        return g.var(0).sum().item()
+
+    assert variance(VarianceReduction.none()) > 10 * variance(vr)
+    with pytest.raises(ModelError, match="at least 2 samples"):
+        nvil_estimate(model, encoder, baselines, docs, stats, vr, 1, torch.Generator().manual_seed(0))
+

@@ -109,7 +109,8 @@ def test_cli_options_reach_the_estimator_and_help_shows_their_defaults():
     assert (model.prior, model.inference, model.algorithm, model.relaxed_temperature) == (
         "autoregressive", "autoregressive", "relaxed", 0.25)
     plain = build_model(_args())
-    assert (plain.prior, plain.inference) == ("factorial", "factorial")
+    assert (plain.prior, plain.inference, plain.sample_baseline) == ("factorial", "factorial", False)
+    assert build_model(_args("--sample-baseline", "--samples", "3")).sample_baseline is True
     help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
     default_t = REGISTRY["sbn"].defaults()["relaxed_temperature"]
     assert "fDARN's autoregressive prior (default factorial)" in help_text
@@ -132,3 +133,17 @@ def test_compare_builds_the_new_variants():
     assert (ar_q.prior, ar_q.inference, ar_q.algorithm) == ("factorial", "autoregressive", "nvil")
     # The relaxed estimator takes the SBN settings but not NVIL's (it has no dreams).
     assert (relaxed.algorithm, relaxed.encoder_dreams, relaxed.patience, relaxed.n_units) == ("relaxed", 0.0, 4, 7)
+
+
+def test_leave_one_out_baseline_trains_and_survives_the_checkpoint(tmp_path):
+    X, vocab = planted_corpus(n_docs=300)
+    torch.set_num_threads(1)
+    model = small_model(max_epochs=20, sample_baseline=True, n_samples=3).fit(X, vocabulary=vocab)
+    history = [h["val_perplexity_bound"] for h in model.history_]
+    assert len(history) >= 2 and history[-1] < history[0]
+    assert model.perplexity(X[:100]) < 22  # uniform over 32 words: 32
+    model.save(tmp_path / "m")
+    back = load_model(tmp_path / "m")
+    assert (back.sample_baseline, back.n_samples) == (True, 3)
+    np.testing.assert_array_equal(back.log_likelihood_bound(X[:5], random_state=3), model.log_likelihood_bound(X[:5], random_state=3))
+
