@@ -192,7 +192,8 @@ class DataParallel(Local):
             module = _NVILStep(nets, vr, n_samples, encoder_dropout, encoder_dropout_words)
             ids = [self.device.index] if self.device.type == "cuda" else None
             # input_mean is fixed before training, so buffers need no broadcast per step (the
-            # keyword was renamed in torch 2.13); plain REINFORCE leaves the baselines unused.
+            # keyword was renamed in torch 2.13); plain REINFORCE and the leave-one-out baseline leave
+            # the baseline networks unused.
             ddp = nn.parallel.DistributedDataParallel
             no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters else "broadcast_buffers"
             self._ddp = ddp(module, device_ids=ids, find_unused_parameters=not vr.input_baseline or vr.sample_baseline, **{no_sync: False})

@@ -91,9 +91,11 @@ def test_nccl_workers_match_one_process(corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_workers_reinforce_without_baselines(corpus, tmp_path):
-    # Plain REINFORCE leaves the baseline network unused, which DDP must be told about.
-    args = [*_ARGS[:3], "2", *_ARGS[4:], "--algorithm", "reinforce"]
+@pytest.mark.parametrize("option", [["--algorithm", "reinforce"], ["--sample-baseline"]], ids=["reinforce", "loo"])
+def test_two_workers_without_baseline_networks(corpus, tmp_path, option):
+    # Plain REINFORCE and the leave-one-out baseline leave the baseline network unused, which DDP
+    # must be told about.
+    args = [*_ARGS[:3], "2", *_ARGS[4:], *option]
     _run([sys.executable, "-m", "docmodel", "train", str(corpus), *args, "-o", str(tmp_path / "single")])
     _run(_torchrun("train", str(corpus), *args, "-o", str(tmp_path / "ddp")))
     a, b = load_model(tmp_path / "single"), load_model(tmp_path / "ddp")
