@@ -70,7 +70,7 @@ def main() -> None:
     p.add_argument("--validation-only", action="store_true", help="with --load: score the validation documents only")
     p.add_argument("--choose-on", type=int, default=0, metavar="N",
                    help="for choosing settings: hold out N training documents (seeded), train on the rest and "
-                        "score those N instead of the test split, which is then not read")
+                        "score those N instead of the test split, which is then not scored")
     p.add_argument("--save", help="also save the trained model to this path")
     p.add_argument("--json")
     args = p.parse_args()

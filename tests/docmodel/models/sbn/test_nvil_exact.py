@@ -281,4 +281,3 @@ def test_leave_one_out_baseline_trains_no_baseline_network_and_cuts_variance():
     assert variance(VarianceReduction.none()) > 10 * variance(vr)
     with pytest.raises(ModelError, match="at least 2 samples"):
         nvil_estimate(model, encoder, baselines, docs, stats, vr, 1, torch.Generator().manual_seed(0))
-

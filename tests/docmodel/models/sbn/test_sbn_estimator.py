@@ -242,7 +242,7 @@ def test_dreams_train_q_and_the_baselines_but_not_the_model():
     ({"encoder_dreams": 1.0, "algorithm": "wake-sleep"}, "nvil training only"),
     ({"sample_baseline": True, "n_samples": 1}, "needs n_samples of at least 2"),
 ])
-def test_encoder_dreams_is_validated(kwargs, message):
+def test_nvil_options_are_validated(kwargs, message):
     X, _ = planted_corpus(n_docs=60)
     with pytest.raises(ModelError, match=message):
         small_model(**kwargs).fit(X)

@@ -146,4 +146,3 @@ def test_leave_one_out_baseline_trains_and_survives_the_checkpoint(tmp_path):
     back = load_model(tmp_path / "m")
     assert (back.sample_baseline, back.n_samples) == (True, 3)
     np.testing.assert_array_equal(back.log_likelihood_bound(X[:5], random_state=3), model.log_likelihood_bound(X[:5], random_state=3))
-
