@@ -47,8 +47,6 @@ def load_validation_split(data: str, corpus: str | None, val_docs: int, seed: in
     Returns ``(train, test, X, X_val, name)``: the training and test Corpus, the training and
     validation count matrices, and the data's name.
     """
-    import numpy as np
-
     if corpus:
         from corpora.corpus import Dataset
 
@@ -57,9 +55,17 @@ def load_validation_split(data: str, corpus: str | None, val_docs: int, seed: in
     else:
         train, test = load_benchmark(data)
         name = data
-    X_all = train.X[np.asarray(train.X.sum(axis=1)).ravel() > 0]
+    return (train, test, *validation_split(train.X, val_docs, seed), name)
+
+
+def validation_split(X, val_docs: int, seed: int):
+    """The non-empty rows of count matrix ``X`` split at random (seeded) into the rest and
+    ``val_docs`` validation documents: ``(X_rest, X_val)``, each in its original row order."""
+    import numpy as np
+
+    X_all = X[np.asarray(X.sum(axis=1)).ravel() > 0]
     perm = np.random.default_rng(seed).permutation(X_all.shape[0])
-    return train, test, X_all[np.sort(perm[val_docs:])], X_all[np.sort(perm[:val_docs])], name
+    return X_all[np.sort(perm[val_docs:])], X_all[np.sort(perm[:val_docs])]
 
 
 def batch_size_arg(text: str) -> int | str:

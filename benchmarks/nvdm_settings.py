@@ -45,9 +45,8 @@ def main() -> None:
     t0 = time.perf_counter()
     model.fit(X_train, X_val=X_stop)
     seconds = time.perf_counter() - t0
-    lengths = np.asarray(X_choose.sum(axis=1), dtype=np.float64).ravel()
-    bound = float(np.exp(-np.mean(model.log_likelihood_bound(X_choose) / lengths)))
-    is_ = float(np.exp(-np.mean(model.log_likelihood_is(X_choose, n_samples=100) / lengths)))
+    bound = model.perplexity(X_choose)
+    is_ = model.perplexity(X_choose, estimator="is", n_samples=100)
     out = {"data": data_name, "settings": vars(args), "train_seconds": seconds, "epochs": model.history_[-1]["epoch"],
            "best_epoch": model.best_epoch_, "validation_bound": bound, "validation_is": is_}
     print(f"{data_name}: {X_train.shape[0]} training documents; learning rate {args.learning_rate:g}, "

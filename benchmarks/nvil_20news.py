@@ -24,9 +24,9 @@ import time
 from _common import (
     batch_size_arg,
     load_benchmark,
-    load_validation_split,
     peak_rss_mb,
     refined_bound,
+    validation_split,
     write_json,
 )
 
@@ -117,8 +117,8 @@ def main() -> None:
         return
     X_fit, X_score, scored = train.X, test.X, "test"
     if args.choose_on:
-        _, _, X_fit, X_score, _ = load_validation_split(args.data, None, args.choose_on, args.seed)
-        scored, test = f"validation ({args.choose_on} held-out training documents)", None
+        X_fit, X_score = validation_split(train.X, args.choose_on, args.seed)
+        scored = f"validation ({args.choose_on} held-out training documents)"
     model.fit(X_fit, vocabulary=train.vocabulary)
     if args.save:
         model.save(args.save)

@@ -147,7 +147,8 @@ SBN_OPTIONS = {
     "patience": "patience", "val_docs": "n_val_docs", "encoder_hidden": "encoder_hidden", "weight_decay": "weight_decay",
     "encoder_dropout": "encoder_dropout", "encoder_dropout_words": "encoder_dropout_words",
     "encoder_length_weights": "encoder_length_weights", "encoder_dreams": "encoder_dreams",
-    "sample_baseline": "sample_baseline", "ema_decay": "ema_decay", "seed": "random_state", "device": "device", "threads": "n_threads",
+    "sample_baseline": "sample_baseline", "ema_decay": "ema_decay", "seed": "random_state", "device": "device",
+    "threads": "n_threads",
 }
 LDA_OPTIONS = {
     "units": "n_units", "learning_method": "learning_method", "batch_size": "batch_size", "epochs": "max_iter",

@@ -196,7 +196,7 @@ class DataParallel(Local):
             # the baseline networks unused.
             ddp = nn.parallel.DistributedDataParallel
             no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters else "broadcast_buffers"
-            self._ddp = ddp(module, device_ids=ids, find_unused_parameters=not vr.input_baseline or vr.sample_baseline, **{no_sync: False})
+            self._ddp = ddp(module, device_ids=ids, find_unused_parameters=not vr.trains_baseline_networks, **{no_sync: False})
         return self._ddp(x, stats, noise, moments_reduction)
 
     def any(self, flags: list[bool]) -> list[bool]:

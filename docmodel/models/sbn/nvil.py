@@ -70,6 +70,11 @@ class VarianceReduction:
     smoothing: float = 0.8
     sample_baseline: bool = False
 
+    @property
+    def trains_baseline_networks(self) -> bool:
+        """Whether C(x) is used and trained (not with plain REINFORCE or the leave-one-out baseline)."""
+        return self.input_baseline and not self.sample_baseline
+
     @classmethod
     def none(cls) -> VarianceReduction:
         """Plain REINFORCE: the raw learning signal."""
@@ -221,12 +226,11 @@ def nvil_estimate(
     signals = learning_signals(log_ps, log_qs, vr.local_signals).detach()  # L,S,B  (the one detach)
 
     L = len(log_qs)
-    input_baseline = vr.input_baseline and not vr.sample_baseline
     if vr.sample_baseline:
         if n_samples < 2:
             raise ModelError("a leave-one-out baseline (sample_baseline) needs at least 2 samples per document")
         base = (signals.sum(1, keepdim=True) - signals) / (n_samples - 1)  # L,S,B: the other samples' mean
-    elif input_baseline:
+    elif vr.trains_baseline_networks:
         base = torch.stack(baselines(encoder.features(x), x, [h.detach() for h in hs]))  # L,S,B
         if vr.mean_field_term:
             base = torch.cat([base[:1] + mean_field_baseline_term(model, encoder, x), base[1:]])
@@ -247,7 +251,7 @@ def nvil_estimate(
 
     score_term = (advantage * torch.stack(log_qs)).sum(0)  # S,B
     surrogate = -(log_p + score_term).mean()
-    if input_baseline:
+    if vr.trains_baseline_networks:
         baseline_loss = ((signals - c - base) ** 2).mean()
     else:
         baseline_loss = torch.zeros((), dtype=x.dtype, device=x.device)
