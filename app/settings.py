@@ -95,10 +95,12 @@ def sbn_estimator(
     prior_logit: float = 0.0,
     prior: str = "factorial",
     inference: str = "factorial",
+    mean_field_steps: int = 0,
 ):
     """An unfitted SBN from the Train page's settings (``max_seconds`` 0: no time budget,
     ``encoder_learning_rate`` 0: the model's, ``batch_size`` 0: automatic, ``prior_logit`` 0:
-    learned; the readable-unit options, ``prior`` and ``inference`` as ``SBNTopicModel`` takes them)."""
+    learned; the readable-unit options, ``prior``, ``inference`` and ``mean_field_steps`` as
+    ``SBNTopicModel`` takes them)."""
     from docmodel.models.sbn.estimator import SBNTopicModel
 
     return SBNTopicModel(
@@ -118,6 +120,7 @@ def sbn_estimator(
         prior_logit=float(prior_logit) or None,
         prior=prior,
         inference=inference,
+        mean_field_steps=int(mean_field_steps),
     )
 
 

@@ -55,6 +55,12 @@ def main() -> None:
                    help="the units' prior: independent (the paper's SBN) or fDARN's autoregressive one")
     p.add_argument("--inference", choices=("factorial", "autoregressive"), default="factorial",
                    help="q(h|x): factorial (the paper's) or autoregressive within the layer")
+    p.add_argument("--mean-field-steps", type=int, default=0,
+                   help="the fitted q: its network followed by this many mean-field updates (SBNTopicModel's "
+                        "mean_field_steps; 0: none); with --load, the updates given to the loaded model's q")
+    p.add_argument("--mean-field-damping", type=float,
+                   help="with --load: the step of each mean-field update (docmodel.models.sbn.mean_field.DAMPING, "
+                        "for choosing that constant)")
     p.add_argument("--encoder-hidden", type=int, default=0,
                    help="q(h|x): 0 for linear (the default), else one tanh hidden layer of this size")
     p.add_argument("--patience", type=int, help="validations without a better bound before stopping (default: the estimator's)")
@@ -65,8 +71,9 @@ def main() -> None:
                    help="also print the bound with q refined per test document for this many steps "
                         "(SBNTopicModel.log_likelihood_bound's refine_steps; 0: off)")
     p.add_argument("--refine-learning-rate", type=float, help="Adam's step size in logits for --refine-steps (default: the estimator's)")
-    p.add_argument("--load", help="score this saved model instead of training one: with --refine-steps, the refined "
-                                  "bound of its validation documents and of the test set")
+    p.add_argument("--load", help="score this saved model instead of training one: the test set (or with --choose-on "
+                                  "N, the N documents it held out); with --refine-steps, the refined bound of its "
+                                  "validation documents and of the test set")
     p.add_argument("--validation-only", action="store_true", help="with --load: score the validation documents only")
     p.add_argument("--choose-on", type=int, default=0, metavar="N",
                    help="for choosing settings: hold out N training documents (seeded), train on the rest and "
@@ -74,12 +81,10 @@ def main() -> None:
     p.add_argument("--save", help="also save the trained model to this path")
     p.add_argument("--json")
     args = p.parse_args()
-    if args.load and not args.refine_steps:
-        p.error("--load scores a saved model with q refined: give --refine-steps N")
-    if args.validation_only and not args.load:
-        p.error("--validation-only applies to --load")
-    if args.choose_on and args.load:
-        p.error("--choose-on trains a model; it does not apply to --load")
+    if args.validation_only and not (args.load and args.refine_steps):
+        p.error("--validation-only applies to --load with --refine-steps")
+    if args.choose_on and args.load and args.refine_steps:
+        p.error("--choose-on does not apply to --load with --refine-steps")
 
     import numpy as np
     import torch
@@ -97,11 +102,32 @@ def main() -> None:
                           encoder_dropout_words=args.encoder_dropout_words, encoder_dreams=args.encoder_dreams,
                           encoder_length_weights=args.encoder_length_weights, prior=args.prior,
                           inference=args.inference, encoder_hidden=args.encoder_hidden,
+                          mean_field_steps=args.mean_field_steps,
                           sample_baseline=args.sample_baseline,
                           **({} if args.patience is None else {"patience": args.patience}),
                           **({} if args.train_samples is None else {"n_samples": args.train_samples}),
                           **({} if args.learning_rate is None else {"learning_rate": args.learning_rate}),
                           **({"plateau_drop": args.plateau_drop} if "plateau_drop" in vars(args) else {}))
+    if args.mean_field_damping is not None and not (args.load and args.mean_field_steps):
+        p.error("--mean-field-damping applies to --load with --mean-field-steps")
+    if args.load and not args.refine_steps:
+        if args.mean_field_damping is not None:
+            from docmodel.models.sbn import mean_field
+
+            mean_field.DAMPING = args.mean_field_damping
+        model = SBNTopicModel.load(args.load).set_mean_field_steps(args.mean_field_steps)
+        X_score = validation_split(train.X, args.choose_on, args.seed)[1] if args.choose_on else test.X
+        scored = f"validation ({args.choose_on} held-out training documents)" if args.choose_on else "test"
+        t0 = time.perf_counter()
+        figures = evaluate(model, X_score, n_samples=args.samples, random_state=args.seed)
+        damping = f" (damping {args.mean_field_damping:g})" if args.mean_field_damping is not None else ""
+        print(f"{args.load} with {args.mean_field_steps} mean-field updates in q{damping}, {scored} perplexity, per document: "
+              f"bound (10 samples) {figures['perplexity_bound']:.1f}, importance sampled ({args.samples}) "
+              f"{figures['perplexity_is']:.1f}, completion {figures['perplexity_completion']:.1f} "
+              f"({time.perf_counter() - t0:.1f}s)")
+        write_json(args.json, {"model": args.load, "scored": scored, "mean_field_steps": args.mean_field_steps,
+                               **{k: figures[k] for k in figures if k.startswith("perplexity")}})
+        return
     if args.load:
         model = SBNTopicModel.load(args.load)
         from docmodel.counts import check_counts, non_empty
@@ -143,6 +169,7 @@ def main() -> None:
         "prior": args.prior,
         "inference": args.inference,
         "encoder_hidden": args.encoder_hidden,
+        "mean_field_steps": args.mean_field_steps,
         "patience": model.patience,
         "train_samples": model.n_samples,
         "train_seconds": model.train_seconds_,

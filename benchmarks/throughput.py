@@ -301,7 +301,7 @@ def plain_bound_seconds(model, X) -> float:
     with torch.no_grad():
         for start in range(0, X.shape[0], 838):
             x = torch.from_numpy(X[np.arange(start, min(start + 838, X.shape[0]))].toarray()).float()
-            hs, log_qs = nets.encoder.sample(x, 10, gen)
+            hs, log_qs = nets.encoder.sample(x, 10, gen, model=nets.model)
             a = nets.model.visible(hs[0])
             (a * x).sum(-1) - x.sum(-1) * torch.logsumexp(a, dim=-1)
     return time.perf_counter() - t

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from docmodel import threads
 from docmodel.counts import check_counts
 from docmodel.errors import ModelError
 
@@ -153,6 +154,13 @@ def _per_document_estimates(model, X, estimator, n_samples, random_state) -> _Es
     raise ModelError(f"estimator must be one of {', '.join(ESTIMATORS)}; got {estimator!r}")
 
 
+SCORING_WORK = 2**24 * 50
+"""Multiply-adds of one evaluation batch of the neural models for the thread policy
+(:func:`docmodel.threads.decide`): their batches hold up to 2^24 sample-document-word logits
+(:mod:`docmodel.models.sbn.scoring`), each a product over about 50 units. Large: scoring takes as
+many threads as the CPU budget allows."""
+
+
 def evaluate(
     model: TopicModel,
     X,
@@ -181,9 +189,15 @@ def evaluate(
     if refine_steps and "refine_steps" not in inspect.signature(model.log_likelihood_bound).parameters:
         raise ModelError(f"refining q per document applies to SBN models (kind 'sbn'); this model is "
                          f"{getattr(model, 'kind', type(model).__name__)!r}: leave the refinement steps at 0")
-    bound = _per_document_estimates(model, X, "bound", n_samples_bound, random_state)
-    is_ = _per_document_estimates(model, X, "is", n_samples, random_state)
-    comp = _per_document_estimates(model, X, "completion", n_samples, random_state)
+    # Scoring follows the thread policy of training (docmodel.threads), not torch's default team
+    # of one thread per core, which straggles on a busy machine (README, "Threads on a busy
+    # machine"). The model's own n_threads, if it has one, overrides it.
+    with threads.training(SCORING_WORK, getattr(model, "n_threads", None), what="scoring"):
+        bound = _per_document_estimates(model, X, "bound", n_samples_bound, random_state)
+        is_ = _per_document_estimates(model, X, "is", n_samples, random_state)
+        comp = _per_document_estimates(model, X, "completion", n_samples, random_state)
+        refined = None if not refine_steps else model.log_likelihood_bound(
+            X[bound.kept], n_samples=n_samples_bound, random_state=random_state, refine_steps=refine_steps)
     out = {
         "perplexity_bound": bound.perplexity("document"),
         "perplexity_is": is_.perplexity("document"),
@@ -199,10 +213,8 @@ def evaluate(
         "n_samples_bound": n_samples_bound,
         "exact": bool(getattr(model, "exact_likelihood", False)),
     }
-    if refine_steps:
+    if refined is not None:
         lengths = bound.lengths
-        refined = model.log_likelihood_bound(X[bound.kept], n_samples=n_samples_bound, random_state=random_state,
-                                             refine_steps=refine_steps)
         out["refine_steps"] = refine_steps
         out["perplexity_bound_refined"] = perplexity_from_log_likelihood(refined, lengths, "document")
         out["perplexity_bound_refined_per_word"] = perplexity_from_log_likelihood(refined, lengths, "word")

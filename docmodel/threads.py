@@ -259,13 +259,14 @@ def _apply(n: int) -> None:
 
 
 @contextlib.contextmanager
-def training(work: float, n_threads: int | None = None):
+def training(work: float, n_threads: int | None = None, what: str = "training"):
     """Decide (:func:`decide`), log once and apply the intra-op threads in this thread for the
-    duration of a run; the caller's count is restored afterwards. Yields the :class:`Decision`."""
+    duration of a run (``what`` names it in the log: training, scoring); the caller's count is
+    restored afterwards. Yields the :class:`Decision`."""
     import torch
 
     decision = decide(work, n_threads)
-    log.info("training with %d intra-op thread%s: %s", decision.n_threads, "s" * (decision.n_threads != 1),
+    log.info("%s with %d intra-op thread%s: %s", what, decision.n_threads, "s" * (decision.n_threads != 1),
              decision.reason)
     before = torch.get_num_threads()
     _apply(decision.n_threads)

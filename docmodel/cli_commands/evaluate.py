@@ -19,6 +19,9 @@ def add_arguments(p) -> None:
     p.add_argument("--refine-steps", type=int, default=0,
                    help="SBN models: also the bound with q refined per document for this many steps "
                         "(not the NVIL paper's protocol; 100 is a good choice; default 0: off)")
+    p.add_argument("--mean-field-steps", type=int, metavar="T",
+                   help="SBN models: score with q given T mean-field updates (SBNTopicModel.set_mean_field_steps; "
+                        "0: none; default: the model's own)")
     p.add_argument("--json", help="write the figures to this JSON file")
 
 
@@ -32,9 +35,15 @@ def run(args) -> int:
     check_same_vocabulary(model, corpus)
     if args.refine_steps < 0:
         raise ModelError(f"--refine-steps must be 0 or more, got {args.refine_steps}")
+    if args.mean_field_steps is not None:
+        if not hasattr(model, "set_mean_field_steps"):
+            raise ModelError(f"--mean-field-steps applies to SBN models; this is a {model.kind} model")
+        model.set_mean_field_steps(args.mean_field_steps)
     result = evaluate(model, corpus.X, n_samples=args.samples, random_state=args.seed, refine_steps=args.refine_steps)
     result["split"] = args.split
     result["model_kind"] = model.kind
+    if hasattr(model, "mean_field_steps"):
+        result["mean_field_steps"] = model.mean_field_steps
     print(f"{model.kind} model on {result['n_docs']} {args.split} documents ({result['n_tokens']} tokens)")
     print(f"{'estimator':<34}{'per document':>14}{'per word':>12}")
     rows = [

@@ -50,6 +50,9 @@ def add_arguments(p) -> None:
                      help="SBN top layer's prior: independent units, or fDARN's autoregressive prior")
     estimator_option(p, "--inference", choices=["factorial", "autoregressive"], param="inference",
                      help="SBN inference network q(h|x): factorial or autoregressive within each layer")
+    estimator_option(p, "--mean-field-steps", type=int, metavar="T", param="mean_field_steps",
+                     help="SBN: q(h|x) = the inference network's map followed by T mean-field updates that read "
+                          "the word layer (one layer, factorial prior and q; 0: none)")
     estimator_option(p, "--relaxed-temperature", type=float, metavar="T", param="relaxed_temperature",
                      help="SBN --algorithm relaxed: temperature of the concrete relaxation")
     size = p.add_mutually_exclusive_group()
@@ -141,6 +144,7 @@ def plateau_drop(text: str) -> float | str:
 # Options that set an estimator parameter of the same meaning: dest -> parameter.
 SBN_OPTIONS = {
     "units": "n_units", "algorithm": "algorithm", "prior": "prior", "inference": "inference",
+    "mean_field_steps": "mean_field_steps",
     "relaxed_temperature": "relaxed_temperature", "optimizer": "optimizer", "learning_rate": "learning_rate",
     "encoder_learning_rate": "encoder_learning_rate", "baseline_learning_rate": "baseline_learning_rate",
     "plateau_drop": "plateau_drop", "batch_size": "batch_size", "samples": "n_samples", "epochs": "max_epochs",

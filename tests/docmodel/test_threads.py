@@ -174,6 +174,28 @@ def test_fit_applies_the_count_and_logs_it(caplog, monkeypatch):
                         "training with 2 intra-op threads: DOCMODEL_THREADS=2"]
 
 
+def test_evaluate_follows_the_policy_and_restores(caplog, monkeypatch):
+    """Scoring decides its threads as training does (an explicit count of the model first, then
+    the policy) and gives the caller's count back."""
+    from docmodel.evaluation import evaluate
+
+    caplog.set_level(logging.INFO, logger="docmodel.threads")
+    X = sp.csr_matrix(np.random.default_rng(0).poisson(1.0, (60, 12)) + 1)
+    model = SBNTopicModel(n_units=3, max_epochs=1, batch_size=20, n_val_docs=10, n_threads=1).fit(X)
+    seen = []
+    bound = model.log_likelihood_bound
+    monkeypatch.setattr(model, "log_likelihood_bound", lambda *a, **k: (seen.append(torch.get_num_threads()), bound(*a, **k))[1])
+    torch.set_num_threads(2)
+    evaluate(model, X[:10], n_samples=5)
+    assert seen == [1] and torch.get_num_threads() == 2
+    model.set_params(n_threads=None)
+    monkeypatch.setenv(threads.ENV, "1")
+    evaluate(model, X[:10], n_samples=5)
+    assert seen == [1, 1] and torch.get_num_threads() == 2
+    messages = [r.getMessage() for r in caplog.records if r.getMessage().startswith("scoring")]
+    assert messages == ["scoring with 1 intra-op thread: n_threads=1 given", "scoring with 1 intra-op thread: DOCMODEL_THREADS=1"]
+
+
 def test_cli_threads_option():
     args = build_parser().parse_args(["train", "c", "-o", "m", "--threads", "3"])
     assert build_model(args).n_threads == 3

@@ -30,6 +30,7 @@ from torch import nn
 from docmodel.errors import ModelError
 from docmodel.models.likelihood import word_log_likelihood
 from docmodel.models.sbn import autoregressive as ar
+from docmodel.models.sbn.mean_field import mean_field_logits
 
 LAYER_FORMS = ("factorial", "autoregressive")
 
@@ -69,6 +70,11 @@ class SBNConfig:
     inference : {"factorial", "autoregressive"}
         q factorial within each layer, or autoregressive within each layer (couplings A, the
         attribute ``ar_weights`` of the inference network, one matrix per layer, started at 0).
+    mean_field_steps : int
+        0 (the default): q's logits are the network's f(x). T > 0: f(x) followed by T damped
+        mean-field updates that read the model's word layer (:mod:`.mean_field`); a one-layer
+        model with a factorial prior and a factorial q only. The inference network's attribute
+        of the same name switches them (the estimator sets it to 0 while NVIL trains f).
     """
 
     n_words: int
@@ -80,6 +86,7 @@ class SBNConfig:
     fixed_background: bool = False
     prior: str = "factorial"
     inference: str = "factorial"
+    mean_field_steps: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(int(k) for k in self.layers))
@@ -94,6 +101,15 @@ class SBNConfig:
         for name in ("prior", "inference"):
             if getattr(self, name) not in LAYER_FORMS:
                 raise ModelError(f"{name} must be one of {', '.join(LAYER_FORMS)}; got {getattr(self, name)!r}")
+        object.__setattr__(self, "mean_field_steps", int(self.mean_field_steps))
+        if not 0 <= self.mean_field_steps <= 50:
+            raise ModelError(f"mean_field_steps must be in [0, 50], got {self.mean_field_steps}")
+        if self.mean_field_steps and (len(self.layers) > 1 or self.prior != "factorial" or self.inference != "factorial"):
+            raise ModelError(
+                "mean_field_steps needs a one-layer model with a factorial prior and a factorial q "
+                f"(got layers {self.layers}, prior {self.prior!r}, inference {self.inference!r}); "
+                "give one layer and the factorial forms, or mean_field_steps=0"
+            )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -236,6 +252,10 @@ class InferenceNetwork(nn.Module):
 
     The input transform is log(1 + x) minus its mean over the training documents
     (``input_mean``): the paper asks for mean-centred input, and the log tames long documents.
+
+    With ``mean_field_steps`` > 0 the first layer's logits f(x) are followed by that many
+    mean-field updates that read the model's word layer (:mod:`.mean_field`): every method that
+    computes them then takes the model (``model=``).
     """
 
     def __init__(self, config: SBNConfig):
@@ -252,6 +272,7 @@ class InferenceNetwork(nn.Module):
             self.first = nn.Linear(config.n_words, ks[0])
         self.upper = nn.ModuleList(nn.Linear(ks[i], ks[i + 1]) for i in range(len(ks) - 1))
         self.autoregressive = config.inference == "autoregressive"
+        self.mean_field_steps = config.mean_field_steps
         if self.autoregressive:
             # Zero couplings: a new autoregressive q starts as the factorial one.
             self.ar_weights = nn.ParameterList(nn.Parameter(torch.zeros(k, k)) for k in ks)
@@ -276,7 +297,8 @@ class InferenceNetwork(nn.Module):
         return f
 
     def first_logits(
-        self, x: torch.Tensor, encoder_dropout: float = 0.0, generator=None, encoder_dropout_words: bool = False
+        self, x: torch.Tensor, encoder_dropout: float = 0.0, generator=None, encoder_dropout_words: bool = False,
+        model: SBN | None = None,
     ) -> torch.Tensor:
         """Logits of q(h_1 = 1 | x): (B, V) -> (B, K_1).
 
@@ -284,13 +306,18 @@ class InferenceNetwork(nn.Module):
         probability per document and word. By default the masked centred features are zeroed and
         the rest rescaled; with ``encoder_dropout_words`` the masked words are removed from the document instead (their
         count set to 0, so the feature is -input_mean; nothing rescaled): q learns to recognise a
-        document from part of its words.
+        document from part of its words. The mean-field updates, if any, read the whole document
+        and ``model`` (required then).
         """
         f = self.features(x)
         if encoder_dropout > 0:
             keep = uniform_noise(f.shape, f.dtype, f.device, generator) >= encoder_dropout
             f = torch.where(keep, f, -self.input_mean) if encoder_dropout_words else f * keep / (1.0 - encoder_dropout)
-        return self.first(f)
+        if not self.mean_field_steps:
+            return self.first(f)
+        if model is None:
+            raise ModelError("this inference network's mean-field updates read the model: pass model=")
+        return mean_field_logits(self.first(f), x, model, self.mean_field_steps)
 
     def logits_given(self, layer: int, base: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """The logits of layer ``layer`` (0 = nearest the words) at its states ``h`` (..., K),
@@ -298,31 +325,32 @@ class InferenceNetwork(nn.Module):
         factorial q, one pass of :func:`docmodel.models.sbn.autoregressive.logits_given` else."""
         return ar.logits_given(base, self.ar_weights[layer], h) if self.autoregressive else base
 
-    def mean_field(self, x: torch.Tensor) -> torch.Tensor:
+    def mean_field(self, x: torch.Tensor, model: SBN | None = None) -> torch.Tensor:
         """E_q[h_1] for a factorial q, sigmoid(f(x)); for an autoregressive q, which has no
         closed form for it, the deterministic mean-field pass m_k = sigmoid(f_k(x) + sum_{j<k}
         A_kj m_j) (:func:`docmodel.models.sbn.autoregressive.mean_field_pass`): (B, V) -> (B, K_1)."""
-        base = self.first_logits(x)
+        base = self.first_logits(x, model=model)
         return ar.mean_field_pass(base, self.ar_weights[0]) if self.autoregressive else torch.sigmoid(base)
 
-    def log_prob(self, x: torch.Tensor, hs: list[torch.Tensor]) -> list[torch.Tensor]:
+    def log_prob(self, x: torch.Tensor, hs: list[torch.Tensor], model: SBN | None = None) -> list[torch.Tensor]:
         """log q(h_l | h_{l-1}) per layer at the states ``hs`` (shapes (..., B, K_l), nearest the
         words first) of documents ``x`` (B, V), each layer in one pass: list of (..., B)."""
         out = []
         for i, h in enumerate(hs):
-            base = self.first_logits(x) if i == 0 else self.upper[i - 1](hs[i - 1])
+            base = self.first_logits(x, model=model) if i == 0 else self.upper[i - 1](hs[i - 1])
             out.append(bernoulli_log_prob(self.logits_given(i, base, h), h))
         return out
 
     def sample(
         self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None,
         encoder_dropout: float = 0.0, encoder_dropout_words: bool = False,
-        offsets: list[torch.Tensor] | None = None,
+        offsets: list[torch.Tensor] | None = None, model: SBN | None = None,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Draw h ~ q(h|x) (with ``encoder_dropout`` on the input: see :meth:`first_logits`).
 
         ``offsets`` (one (B, K_l) tensor per layer) are added to each layer's logits without its
         autoregressive part: a per-document correction of q (:mod:`docmodel.models.sbn.refine`).
+        ``model``: the SBN, for q's mean-field updates (needed only with them).
 
         Returns
         -------
@@ -332,7 +360,7 @@ class InferenceNetwork(nn.Module):
         An autoregressive layer is drawn unit by unit and then scored in one pass, so that
         ``log_qs`` is differentiable in f and A.
         """
-        logits = self.first_logits(x, encoder_dropout, generator, encoder_dropout_words)  # B,K1
+        logits = self.first_logits(x, encoder_dropout, generator, encoder_dropout_words, model)  # B,K1
         if offsets is not None:
             logits = logits + offsets[0]
         logits = logits.expand(n_samples, -1, -1)  # S,B,K1

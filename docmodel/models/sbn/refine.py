@@ -42,7 +42,7 @@ def sampled_log_weights(nets, x: torch.Tensor, n_samples: int, generator, offset
     """log p(x, h_s) - log q(h_s | x) for h_s ~ q(h | x), shape (S, B), and the samples h_s
     (per layer, (S, B, K_l)); ``offsets``: q's per-document logit offsets (:func:`refine_offsets`),
     None for the inference network's own q."""
-    hs, log_qs = nets.encoder.sample(x, n_samples, generator, offsets=offsets)
+    hs, log_qs = nets.encoder.sample(x, n_samples, generator, offsets=offsets, model=nets.model)
     model = nets.model
     log_p = model.log_p_x_given_h1(x, hs[0]) + torch.stack(model.layer_log_probs(hs)).sum(0)
     return log_p - torch.stack(log_qs).sum(0), hs
@@ -54,7 +54,7 @@ def _signals(nets, x: torch.Tensor, n_samples: int, noise, offsets: list[torch.T
     signal, hs = sampled_log_weights(nets, x, n_samples, noise, offsets)  # S,B
     scores = []
     for i, h in enumerate(hs):
-        base = (enc.first_logits(x) + offsets[0]) if i == 0 else enc.upper[i - 1](hs[i - 1]) + offsets[i]
+        base = (enc.first_logits(x, model=nets.model) + offsets[0]) if i == 0 else enc.upper[i - 1](hs[i - 1]) + offsets[i]
         scores.append(h - torch.sigmoid(enc.logits_given(i, base, h)))
     return signal, scores
 
@@ -99,7 +99,7 @@ def refine_offsets(nets, x: torch.Tensor, steps: int, n_samples: int, noise, lea
     """
     B = x.shape[0]
     enc = nets.encoder
-    ks = [enc.first_logits(x[:1]).shape[-1]] + [lin.out_features for lin in enc.upper]
+    ks = [enc.first.out_features if isinstance(enc.first, torch.nn.Linear) else enc.first[-1].out_features] + [lin.out_features for lin in enc.upper]
     offsets = [torch.zeros(B, k, dtype=x.dtype, device=x.device) for k in ks]
     m = [torch.zeros_like(d) for d in offsets]
     v = [torch.zeros_like(d) for d in offsets]

@@ -76,7 +76,7 @@ def completion(nets, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], n_sam
     ``noise`` as for :func:`bound_per_doc`: a generator, or one noise callable per batch."""
     out = []
     for (x_obs, x_held), batch_noise_ in zip(batches, per_batch(noise)):
-        hs, _ = nets.encoder.sample(x_obs, n_samples, batch_noise_)
+        hs, _ = nets.encoder.sample(x_obs, n_samples, batch_noise_, model=nets.model)
         lp = nets.model.log_p_x_given_h1(x_held, hs[0]).double()  # S,B
         out.append((torch.logsumexp(lp, 0) - math.log(n_samples)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
@@ -113,7 +113,7 @@ class Scoring:
         A = 0): a function of the document alone, the same whatever documents come with it.
         """
         self._check_fitted()
-        out = [self.nets_.encoder.mean_field(x).cpu().numpy() for x in self._batches(X, 1)]
+        out = [self.nets_.encoder.mean_field(x, self.nets_.model).cpu().numpy() for x in self._batches(X, 1)]
         return np.concatenate(out) if out else np.zeros((0, self.n_units_), dtype=np.float32)
 
     def log_likelihood_bound(self, X, *, n_samples: int = 10, random_state=0, refine_steps: int = 0,

@@ -102,7 +102,7 @@ def exact_terms(model: SBN, encoder: InferenceNetwork, x: torch.Tensor, hs=None)
     log_ps.append(bernoulli_log_prob(loop_logits(model.prior_logits, prior_weight(model), hs[-1]), hs[-1]))
     log_qs = []
     for i, h in enumerate(hs):
-        base = encoder.first_logits(xb) if i == 0 else encoder.upper[i - 1](hs[i - 1])
+        base = encoder.first_logits(xb, model=model) if i == 0 else encoder.upper[i - 1](hs[i - 1])
         log_qs.append(bernoulli_log_prob(loop_logits(base, q_weight(encoder, i), h), h))
     return [t[:, 0] for t in log_ps], [t[:, 0] for t in log_qs]
 

@@ -15,6 +15,7 @@ from docmodel.compare import CompareSettings
 from docmodel.compare import build_model as compare_model
 from docmodel.errors import ModelError
 from docmodel.models import REGISTRY
+from docmodel.models.sbn import MEAN_FIELD_STEPS
 from docmodel.models.sbn.config import train_config
 from docmodel.models.sbn.estimator import SBNTopicModel
 from docmodel.models.sbn.training import train
@@ -111,6 +112,7 @@ def test_cli_options_reach_the_estimator_and_help_shows_their_defaults():
     plain = build_model(_args())
     assert (plain.prior, plain.inference, plain.sample_baseline) == ("factorial", "factorial", False)
     assert build_model(_args("--sample-baseline", "--samples", "3")).sample_baseline is True
+    assert (plain.mean_field_steps, build_model(_args("--mean-field-steps", "5")).mean_field_steps) == (0, 5)
     help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
     default_t = REGISTRY["sbn"].defaults()["relaxed_temperature"]
     assert "fDARN's autoregressive prior (default factorial)" in help_text
@@ -131,6 +133,8 @@ def test_compare_builds_the_new_variants():
     fdarn, ar_q, relaxed = (compare_model(name, settings, 60.0) for name in ("fdarn_nvil", "sbn_nvil_ar", "sbn_relaxed"))
     assert (fdarn.prior, fdarn.inference, fdarn.algorithm, fdarn.encoder_dreams) == ("autoregressive", "factorial", "nvil", 0.5)
     assert (ar_q.prior, ar_q.inference, ar_q.algorithm) == ("factorial", "autoregressive", "nvil")
+    mf = compare_model("sbn_nvil_mf", settings, 60.0)
+    assert (mf.mean_field_steps, mf.algorithm, mf.encoder_dreams, mf.n_units) == (MEAN_FIELD_STEPS, "nvil", 0.5, 7)
     # The relaxed estimator takes the SBN settings but not NVIL's (it has no dreams).
     assert (relaxed.algorithm, relaxed.encoder_dreams, relaxed.patience, relaxed.n_units) == ("relaxed", 0.0, 4, 7)
 
