@@ -366,7 +366,11 @@ class SBNTopicModel(Scoring, TopicModel):
 
     def set_mean_field_steps(self, steps: int) -> SBNTopicModel:
         """Give the fitted q ``steps`` mean-field updates (0: none; see ``mean_field_steps``), in
-        place and without training again: training does not use them. Returns the estimator."""
+        place and without training again: training does not use them. Returns the estimator.
+
+        ``transform`` and every estimate use the new q at once. What ``fit`` derived from its
+        documents with the old q (the units' on-shares and word distributions, their orientation)
+        is kept; ``orient_units(X)`` decides the orientation again on documents ``X``."""
         self._check_fitted()
         config = replace(self.config_, mean_field_steps=steps)  # checks the value and the architecture
         self.mean_field_steps = self.nets_.encoder.mean_field_steps = config.mean_field_steps
