@@ -268,13 +268,13 @@ def training(work: float, n_threads: int | None = None, what: str = "training"):
     decision = decide(work, n_threads)
     log.info("%s with %d intra-op thread%s: %s", what, decision.n_threads, "s" * (decision.n_threads != 1),
              decision.reason)
-    before = torch.get_num_threads()
+    before, outer = torch.get_num_threads(), getattr(_local, "run", None)
     _apply(decision.n_threads)
     _local.run = (work, decision)
     try:
         yield decision
     finally:
-        _local.run = None
+        _local.run = outer  # a run inside another (scoring within a training job) gives it back
         _apply(before)
 
 

@@ -149,10 +149,16 @@ def test_training_applies_logs_once_and_restores(caplog):
         assert decision.n_threads == torch.get_num_threads() == 2
         assert threads.rebalance(1) == 1 and torch.get_num_threads() == 1  # the policy's run follows its share
     assert torch.get_num_threads() == 1
+    with threads.job_share(2, "two"), threads.training(20 * W):  # a run inside another gives the outer one back
+        with threads.training(20 * W, n_threads=1, what="scoring"):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2 and threads.rebalance(1) == 1
     with threads.training(20 * W, n_threads=2):
         assert threads.rebalance(1) is None and torch.get_num_threads() == 2  # an explicit count stays
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
         "training with 2 intra-op threads: two; a step of 500M multiply-adds gains from up to 5",
+        "training with 2 intra-op threads: two; a step of 500M multiply-adds gains from up to 5",
+        "scoring with 1 intra-op thread: n_threads=1 given",
         "training with 2 intra-op threads: n_threads=2 given",
     ]
 

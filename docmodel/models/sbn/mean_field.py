@@ -27,9 +27,10 @@ document): sampling, log q, the bound and every estimate are unchanged. The upda
 model's current (a, b, U) as inputs, without gradient. :class:`SBNTopicModel
 <docmodel.models.sbn.estimator.SBNTopicModel>` trains the network f by NVIL as usual and adds the
 updates to the fitted q (``mean_field_steps``); training through them validated worse (README).
-Flipping a unit (h_k <-> 1 - h_k, U_k -> -U_k,
-b -> b + U_k, a_k -> -a_k and l_0k -> -l_0k) negates its logit after every update, so the
-orientation of units (:mod:`.orientation`) keeps the same q.
+
+Flipping a unit (h_k <-> 1 - h_k: U_k -> -U_k, b -> b + U_k, a_k -> -a_k and l_0k -> -l_0k)
+leaves pi unchanged and negates s_k and d_k, so it negates the unit's logit after every update:
+the orientation of units (:mod:`.orientation`) keeps the same q.
 """
 
 from __future__ import annotations
