@@ -84,9 +84,10 @@ def sbn_settings() -> None:
         patience = c2.number_input("Early-stopping patience (epochs)", 1, 10_000, default["patience"],
                                    key="sbn_patience", persist_state=ui.KEEP)
         seed = c1.number_input("Seed", 0, 2**31 - 1, default["random_state"], key="sbn_seed", persist_state=ui.KEEP)
-        with st.expander("Prior and inference network (fDARN, autoregressive q, mean-field updates)"):
+        with st.expander("Prior and inference network (fDARN, q's options)"):
             st.caption("The NVIL paper's variants: an autoregressive prior over the units (fDARN, one layer) and "
-                       "an inference network that samples the units one after another.")
+                       "an inference network that samples the units one after another. Mean-field updates "
+                       "tighten a trained q without training again.")
             f1, f2 = st.columns(2)
             prior_label = f1.selectbox("Prior", list(settings.SBN_PRIORS), key="sbn_prior_kind", persist_state=ui.KEEP)
             inference_label = f2.selectbox("Inference network", list(settings.SBN_INFERENCE), key="sbn_inference",
