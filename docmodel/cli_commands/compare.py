@@ -102,10 +102,11 @@ def run(args) -> int:
     finally:
         if bars:
             bars[-1].close()
-    print(f"{'model':<30}{'bound':>10}{'IS':>10}{'completion':>12}{'NPMI':>8}{'seconds':>9}")
+    width = max([len("model")] + [len(MODEL_LABELS[name]) for name in report["models"]]) + 2
+    print(f"{'model':<{width}}{'bound':>10}{'IS':>10}{'completion':>12}{'NPMI':>8}{'seconds':>9}")
     for name, fig in report["models"].items():
         print(
-            f"{MODEL_LABELS[name]:<30}{fig['perplexity_bound']:>10.1f}{fig['perplexity_is']:>10.1f}"
+            f"{MODEL_LABELS[name]:<{width}}{fig['perplexity_bound']:>10.1f}{fig['perplexity_is']:>10.1f}"
             f"{fig['perplexity_completion']:>12.1f}{fig['npmi']:>8.3f}{fig['train_seconds']:>9.0f}"
         )
     print(f"report written to {args.out}/report.md")
