@@ -55,9 +55,10 @@ def main() -> None:
                    help="the units' prior: independent (the paper's SBN) or fDARN's autoregressive one")
     p.add_argument("--inference", choices=("factorial", "autoregressive"), default="factorial",
                    help="q(h|x): factorial (the paper's) or autoregressive within the layer")
-    p.add_argument("--mean-field-steps", type=int, default=0,
+    p.add_argument("--mean-field-steps", type=int,
                    help="the fitted q: its network followed by this many mean-field updates (SBNTopicModel's "
-                        "mean_field_steps; 0: none); with --load, the updates given to the loaded model's q")
+                        "mean_field_steps; default: the estimator's); with --load, given to the loaded model's q "
+                        "(default: its own)")
     p.add_argument("--mean-field-damping", type=float,
                    help="with --load: the step of each mean-field update (docmodel.models.sbn.mean_field.DAMPING, "
                         "for choosing that constant)")
@@ -85,6 +86,8 @@ def main() -> None:
         p.error("--validation-only applies to --load with --refine-steps")
     if args.choose_on and args.load and args.refine_steps:
         p.error("--choose-on does not apply to --load with --refine-steps")
+    if args.mean_field_damping is not None and not args.load:
+        p.error("--mean-field-damping applies to --load")
 
     import numpy as np
     import torch
@@ -97,54 +100,53 @@ def main() -> None:
     os.environ["DOCMODEL_THREADS"] = str(args.threads)  # fit follows it (docmodel.threads)
     train, test = load_benchmark(args.data)
     print(f"{args.data}: {train.n_docs} train / {test.n_docs} test documents, {train.n_words} words")
+    X_fit, X_score, scored = train.X, test.X, "test"
+    if args.choose_on:
+        X_fit, X_score = validation_split(train.X, args.choose_on, args.seed)
+        scored = f"validation ({args.choose_on} held-out training documents)"
+    if args.load:
+        model = SBNTopicModel.load(args.load)
+        if args.mean_field_steps is not None:
+            model.set_mean_field_steps(args.mean_field_steps)
+        if args.mean_field_damping is not None:
+            if not model.mean_field_steps:
+                p.error("--mean-field-damping needs mean-field updates in q: give --mean-field-steps")
+            from docmodel.models.sbn import mean_field
+
+            mean_field.DAMPING = args.mean_field_damping
+        if args.refine_steps:
+            from docmodel.counts import check_counts, non_empty
+            from docmodel.models.batching import training_split
+
+            # The documents fit() held out for early stopping (the same split from the same seed).
+            _, val = training_split(non_empty(check_counts(train.X)), None, model.n_val_docs, model.random_state)
+            print("validation documents:", end=" ")
+            print_refined(model, val, args.refine_steps, args.seed, args.refine_learning_rate)
+            if not args.validation_only:
+                print("test documents:", end=" ")
+                print_refined(model, test.X, args.refine_steps, args.seed, args.refine_learning_rate)
+            return
+        t0 = time.perf_counter()
+        figures = evaluate(model, X_score, n_samples=args.samples, random_state=args.seed)
+        damping = f" (damping {args.mean_field_damping:g})" if args.mean_field_damping is not None else ""
+        print(f"{args.load} with {model.mean_field_steps} mean-field updates in q{damping}, {scored} perplexity, per document: "
+              f"bound (10 samples) {figures['perplexity_bound']:.1f}, importance sampled ({args.samples}) "
+              f"{figures['perplexity_is']:.1f}, completion {figures['perplexity_completion']:.1f} "
+              f"({time.perf_counter() - t0:.1f}s)")
+        write_json(args.json, {"model": args.load, "scored": scored, "mean_field_steps": model.mean_field_steps,
+                               **{k: figures[k] for k in figures if k.startswith("perplexity")}})
+        return
     model = SBNTopicModel(n_units=args.units, max_epochs=100000, max_seconds=args.max_minutes * 60, random_state=args.seed,
                           batch_size=args.batch_size, device=args.device, encoder_dropout=args.encoder_dropout,
                           encoder_dropout_words=args.encoder_dropout_words, encoder_dreams=args.encoder_dreams,
                           encoder_length_weights=args.encoder_length_weights, prior=args.prior,
                           inference=args.inference, encoder_hidden=args.encoder_hidden,
-                          mean_field_steps=args.mean_field_steps,
                           sample_baseline=args.sample_baseline,
+                          **({} if args.mean_field_steps is None else {"mean_field_steps": args.mean_field_steps}),
                           **({} if args.patience is None else {"patience": args.patience}),
                           **({} if args.train_samples is None else {"n_samples": args.train_samples}),
                           **({} if args.learning_rate is None else {"learning_rate": args.learning_rate}),
                           **({"plateau_drop": args.plateau_drop} if "plateau_drop" in vars(args) else {}))
-    if args.mean_field_damping is not None and not (args.load and args.mean_field_steps):
-        p.error("--mean-field-damping applies to --load with --mean-field-steps")
-    if args.load and not args.refine_steps:
-        if args.mean_field_damping is not None:
-            from docmodel.models.sbn import mean_field
-
-            mean_field.DAMPING = args.mean_field_damping
-        model = SBNTopicModel.load(args.load).set_mean_field_steps(args.mean_field_steps)
-        X_score = validation_split(train.X, args.choose_on, args.seed)[1] if args.choose_on else test.X
-        scored = f"validation ({args.choose_on} held-out training documents)" if args.choose_on else "test"
-        t0 = time.perf_counter()
-        figures = evaluate(model, X_score, n_samples=args.samples, random_state=args.seed)
-        damping = f" (damping {args.mean_field_damping:g})" if args.mean_field_damping is not None else ""
-        print(f"{args.load} with {args.mean_field_steps} mean-field updates in q{damping}, {scored} perplexity, per document: "
-              f"bound (10 samples) {figures['perplexity_bound']:.1f}, importance sampled ({args.samples}) "
-              f"{figures['perplexity_is']:.1f}, completion {figures['perplexity_completion']:.1f} "
-              f"({time.perf_counter() - t0:.1f}s)")
-        write_json(args.json, {"model": args.load, "scored": scored, "mean_field_steps": args.mean_field_steps,
-                               **{k: figures[k] for k in figures if k.startswith("perplexity")}})
-        return
-    if args.load:
-        model = SBNTopicModel.load(args.load)
-        from docmodel.counts import check_counts, non_empty
-        from docmodel.models.batching import training_split
-
-        # The documents fit() held out for early stopping (the same split from the same seed).
-        _, val = training_split(non_empty(check_counts(train.X)), None, model.n_val_docs, model.random_state)
-        print("validation documents:", end=" ")
-        print_refined(model, val, args.refine_steps, args.seed, args.refine_learning_rate)
-        if not args.validation_only:
-            print("test documents:", end=" ")
-            print_refined(model, test.X, args.refine_steps, args.seed, args.refine_learning_rate)
-        return
-    X_fit, X_score, scored = train.X, test.X, "test"
-    if args.choose_on:
-        X_fit, X_score = validation_split(train.X, args.choose_on, args.seed)
-        scored = f"validation ({args.choose_on} held-out training documents)"
     model.fit(X_fit, vocabulary=train.vocabulary)
     if args.save:
         model.save(args.save)
@@ -169,7 +171,7 @@ def main() -> None:
         "prior": args.prior,
         "inference": args.inference,
         "encoder_hidden": args.encoder_hidden,
-        "mean_field_steps": args.mean_field_steps,
+        "mean_field_steps": model.mean_field_steps,
         "patience": model.patience,
         "train_samples": model.n_samples,
         "train_seconds": model.train_seconds_,
