@@ -37,7 +37,7 @@ def run(args) -> int:
         raise ModelError(f"--refine-steps must be 0 or more, got {args.refine_steps}")
     if args.mean_field_steps is not None:
         if not hasattr(model, "set_mean_field_steps"):
-            raise ModelError(f"--mean-field-steps applies to SBN models; this is a {model.kind} model")
+            raise ModelError(f"--mean-field-steps applies to SBN models; this model's kind is {model.kind!r}")
         model.set_mean_field_steps(args.mean_field_steps)
     result = evaluate(model, corpus.X, n_samples=args.samples, random_state=args.seed, refine_steps=args.refine_steps)
     result["split"] = args.split

@@ -278,6 +278,12 @@ class InferenceNetwork(nn.Module):
             self.ar_weights = nn.ParameterList(nn.Parameter(torch.zeros(k, k)) for k in ks)
         self._features_memo = None
 
+    @property
+    def first_output(self) -> nn.Linear:
+        """The linear map that gives the first layer's logits f(x): ``first`` itself, or the last
+        layer of ``first`` when q has a hidden layer."""
+        return self.first if isinstance(self.first, nn.Linear) else self.first[-1]
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Mean-centred log(1 + x): (B, V) -> (B, V).
 

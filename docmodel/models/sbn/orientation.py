@@ -53,7 +53,7 @@ def flip_units(nets, flip: torch.Tensor) -> None:
         ar.flip(model.prior_weight, model.prior_logits, flip)
     else:
         model.prior_logits[flip] = -model.prior_logits[flip]
-    first = encoder.first if isinstance(encoder.first, nn.Linear) else encoder.first[-1]
+    first = encoder.first_output
     if encoder.autoregressive:
         ar.flip(encoder.ar_weights[0], first.bias, flip)  # the bias part of f: shifts and sign
         first.weight[flip] = -first.weight[flip]

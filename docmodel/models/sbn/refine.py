@@ -99,7 +99,7 @@ def refine_offsets(nets, x: torch.Tensor, steps: int, n_samples: int, noise, lea
     """
     B = x.shape[0]
     enc = nets.encoder
-    ks = [enc.first.out_features if isinstance(enc.first, torch.nn.Linear) else enc.first[-1].out_features] + [lin.out_features for lin in enc.upper]
+    ks = [lin.out_features for lin in (enc.first_output, *enc.upper)]
     offsets = [torch.zeros(B, k, dtype=x.dtype, device=x.device) for k in ks]
     m = [torch.zeros_like(d) for d in offsets]
     v = [torch.zeros_like(d) for d in offsets]

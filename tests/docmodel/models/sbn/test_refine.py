@@ -35,8 +35,7 @@ def shifted(encoder, offsets: list[torch.Tensor]):
     """A copy of ``encoder`` whose layers' biases carry ``offsets`` (one document's, (K_l,) each):
     for one document, the same q as the offsets, with the offsets as parameters for autograd."""
     enc = copy.deepcopy(encoder)
-    last = enc.first[-1] if isinstance(enc.first, torch.nn.Sequential) else enc.first
-    layers = [last] + list(enc.upper)
+    layers = [enc.first_output, *enc.upper]
     with torch.no_grad():
         for lin, d in zip(layers, offsets):
             lin.bias.add_(d)
