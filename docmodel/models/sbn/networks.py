@@ -350,13 +350,15 @@ class InferenceNetwork(nn.Module):
     def sample(
         self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None,
         encoder_dropout: float = 0.0, encoder_dropout_words: bool = False,
-        offsets: list[torch.Tensor] | None = None, model: SBN | None = None,
+        offsets: list[torch.Tensor] | None = None, model: SBN | None = None, first: torch.Tensor | None = None,
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Draw h ~ q(h|x) (with ``encoder_dropout`` on the input: see :meth:`first_logits`).
 
         ``offsets`` (one (B, K_l) tensor per layer) are added to each layer's logits without its
         autoregressive part: a per-document correction of q (:mod:`docmodel.models.sbn.refine`).
-        ``model``: the SBN, for q's mean-field updates (needed only with them).
+        ``model``: the SBN, for q's mean-field updates (needed only with them). ``first``: the
+        first layer's logits :meth:`first_logits` of ``x`` (no dropout), when the caller has them
+        already (a refinement's steps share them).
 
         Returns
         -------
@@ -366,7 +368,9 @@ class InferenceNetwork(nn.Module):
         An autoregressive layer is drawn unit by unit and then scored in one pass, so that
         ``log_qs`` is differentiable in f and A.
         """
-        logits = self.first_logits(x, encoder_dropout, generator, encoder_dropout_words, model)  # B,K1
+        if first is None:
+            first = self.first_logits(x, encoder_dropout, generator, encoder_dropout_words, model)
+        logits = first  # B,K1
         if offsets is not None:
             logits = logits + offsets[0]
         logits = logits.expand(n_samples, -1, -1)  # S,B,K1

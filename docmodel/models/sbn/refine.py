@@ -38,28 +38,32 @@ _BETAS = (0.9, 0.999)
 _EPS = 1e-3
 
 
-def sampled_log_weights(nets, x: torch.Tensor, n_samples: int, generator, offsets=None):
+def sampled_log_weights(nets, x: torch.Tensor, n_samples: int, generator, offsets=None, first=None):
     """log p(x, h_s) - log q(h_s | x) for h_s ~ q(h | x), shape (S, B), and the samples h_s
     (per layer, (S, B, K_l)); ``offsets``: q's per-document logit offsets (:func:`refine_offsets`),
-    None for the inference network's own q."""
-    hs, log_qs = nets.encoder.sample(x, n_samples, generator, offsets=offsets, model=nets.model)
+    None for the inference network's own q; ``first``: the network's first-layer logits of ``x``
+    when the caller has them already (see :meth:`InferenceNetwork.sample`)."""
+    hs, log_qs = nets.encoder.sample(x, n_samples, generator, offsets=offsets, model=nets.model, first=first)
     model = nets.model
     log_p = model.log_p_x_given_h1(x, hs[0]) + torch.stack(model.layer_log_probs(hs)).sum(0)
     return log_p - torch.stack(log_qs).sum(0), hs
 
 
-def _signals(nets, x: torch.Tensor, n_samples: int, noise, offsets: list[torch.Tensor]):
-    """Samples of the refined q, their learning signals (S, B) and each layer's h - sigmoid(a)."""
+def _signals(nets, x: torch.Tensor, n_samples: int, noise, offsets: list[torch.Tensor], first: torch.Tensor):
+    """Samples of the refined q, their learning signals (S, B) and each layer's h - sigmoid(a);
+    ``first``: the network's first-layer logits of ``x``."""
     enc = nets.encoder
-    signal, hs = sampled_log_weights(nets, x, n_samples, noise, offsets)  # S,B
+    signal, hs = sampled_log_weights(nets, x, n_samples, noise, offsets, first)  # S,B
     scores = []
     for i, h in enumerate(hs):
-        base = (enc.first_logits(x, model=nets.model) + offsets[0]) if i == 0 else enc.upper[i - 1](hs[i - 1]) + offsets[i]
+        base = (first + offsets[0]) if i == 0 else enc.upper[i - 1](hs[i - 1]) + offsets[i]
         scores.append(h - torch.sigmoid(enc.logits_given(i, base, h)))
     return signal, scores
 
 
-def offset_gradients(nets, x: torch.Tensor, offsets: list[torch.Tensor], n_samples: int, noise) -> list[torch.Tensor]:
+def offset_gradients(
+    nets, x: torch.Tensor, offsets: list[torch.Tensor], n_samples: int, noise, first: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
     """The leave-one-out score-function estimate of dL/d delta_l for each layer, (B, K_l) each.
 
     Parameters
@@ -69,10 +73,14 @@ def offset_gradients(nets, x: torch.Tensor, offsets: list[torch.Tensor], n_sampl
     n_samples : int
         S >= 2 (the baseline of each sample is the mean signal of the others).
     noise : torch.Generator or a noise callable (:mod:`docmodel.noise`)
+    first : Tensor, shape (B, K_1), optional
+        The network's first-layer logits of ``x`` (computed here when not given): they do not
+        depend on the offsets, so :func:`refine_offsets` computes them once for all its steps.
     """
     if n_samples < 2:
         raise ValueError("refinement needs at least 2 samples per step (a leave-one-out baseline)")
-    signal, scores = _signals(nets, x, n_samples, noise, offsets)
+    first = nets.encoder.first_logits(x, model=nets.model) if first is None else first
+    signal, scores = _signals(nets, x, n_samples, noise, offsets, first)
     S, signal = signal.shape[0], signal.double()
     centred = (signal - (signal.sum(0, keepdim=True) - signal) / (S - 1)).unsqueeze(-1)  # S,B,1
     return [(centred * score).mean(0).to(x.dtype) for score in scores]
@@ -101,11 +109,12 @@ def refine_offsets(nets, x: torch.Tensor, steps: int, n_samples: int, noise, lea
     enc = nets.encoder
     ks = [lin.out_features for lin in (enc.first_output, *enc.upper)]
     offsets = [torch.zeros(B, k, dtype=x.dtype, device=x.device) for k in ks]
+    first = enc.first_logits(x, model=nets.model)  # the same at every step (q's mean-field updates included)
     m = [torch.zeros_like(d) for d in offsets]
     v = [torch.zeros_like(d) for d in offsets]
     b1, b2 = _BETAS
     for t in range(1, steps + 1):
-        grads = offset_gradients(nets, x, offsets, n_samples, noise)
+        grads = offset_gradients(nets, x, offsets, n_samples, noise, first)
         for d, g, m_, v_ in zip(offsets, grads, m, v):
             m_.lerp_(g, 1 - b1)
             v_.mul_(b2).addcmul_(g, g, value=1 - b2)
