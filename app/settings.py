@@ -14,6 +14,7 @@ from corpora.prepare import PrepareOptions
 SBN_ALGORITHMS = {"NVIL": "nvil", "Wake-sleep": "wake-sleep", "Concrete relaxation (Gumbel-sigmoid)": "relaxed"}
 SBN_PRIORS = {"Factorial": "factorial", "Autoregressive (fDARN)": "autoregressive"}
 SBN_INFERENCE = {"Factorial": "factorial", "Autoregressive": "autoregressive"}
+SBN_MEAN_FIELD = {"Automatic": "auto", "None (the network alone)": 0, **{str(t): t for t in (1, 2, 3, 5, 10, 20)}}
 LDA_METHODS = {"Batch variational Bayes": "batch", "Online variational Bayes": "online"}
 
 
@@ -95,7 +96,7 @@ def sbn_estimator(
     prior_logit: float = 0.0,
     prior: str = "factorial",
     inference: str = "factorial",
-    mean_field_steps: int = 0,
+    mean_field_steps: int | str = "auto",
 ):
     """An unfitted SBN from the Train page's settings (``max_seconds`` 0: no time budget,
     ``encoder_learning_rate`` 0: the model's, ``batch_size`` 0: automatic, ``prior_logit`` 0:
@@ -120,7 +121,7 @@ def sbn_estimator(
         prior_logit=float(prior_logit) or None,
         prior=prior,
         inference=inference,
-        mean_field_steps=int(mean_field_steps),
+        mean_field_steps=mean_field_steps if mean_field_steps == "auto" else int(mean_field_steps),
     )
 
 

@@ -81,6 +81,13 @@ def batch_size_arg(text: str) -> int | str:
     return value
 
 
+def mean_field_steps_arg(text: str) -> int | str:
+    """``--mean-field-steps``: ``auto`` or a whole number (``SBNTopicModel``'s ``mean_field_steps``)."""
+    from docmodel.cli_commands._common import mean_field_steps_arg as parse
+
+    return parse(text)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 

@@ -22,7 +22,13 @@ import argparse
 import os
 import time
 
-from _common import add_split_arguments, load_validation_split, table, write_json
+from _common import (
+    add_split_arguments,
+    load_validation_split,
+    mean_field_steps_arg,
+    table,
+    write_json,
+)
 
 CONFIGS = {
     "plain (the defaults)": {},
@@ -46,6 +52,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_split_arguments(p)
     p.add_argument("--only", help="comma-separated row names (default: all): " + ", ".join(CONFIGS))
+    p.add_argument("--mean-field-steps", type=mean_field_steps_arg, default="auto",
+                   help="the SBNs' q: mean-field updates after training (SBNTopicModel's mean_field_steps; "
+                        "default auto, the estimator's: 5 where they apply; 0: the network alone)")
     p.add_argument("--relevance", default="0.6,1.0", help="lambdas of the ranking rule to report (first is the main one)")
     args = p.parse_args()
 
@@ -82,7 +91,8 @@ def main() -> None:
             model.fit(X, vocabulary=train.vocabulary, X_val=X_val)
             flipped = None
         else:
-            model = SBNTopicModel(args.units, max_epochs=args.epochs, patience=10**6, random_state=args.seed, **params)
+            model = SBNTopicModel(args.units, max_epochs=args.epochs, patience=10**6, random_state=args.seed,
+                                  mean_field_steps=args.mean_field_steps, **params)
             model.fit(X, vocabulary=train.vocabulary, X_val=X_val)
         seconds = time.perf_counter() - t0
         on = model.transform(X) > model.active_threshold

@@ -24,6 +24,7 @@ import time
 from _common import (
     batch_size_arg,
     load_benchmark,
+    mean_field_steps_arg,
     peak_rss_mb,
     refined_bound,
     validation_split,
@@ -55,7 +56,7 @@ def main() -> None:
                    help="the units' prior: independent (the paper's SBN) or fDARN's autoregressive one")
     p.add_argument("--inference", choices=("factorial", "autoregressive"), default="factorial",
                    help="q(h|x): factorial (the paper's) or autoregressive within the layer")
-    p.add_argument("--mean-field-steps", type=int,
+    p.add_argument("--mean-field-steps", type=mean_field_steps_arg,
                    help="the fitted q: its network followed by this many mean-field updates (SBNTopicModel's "
                         "mean_field_steps; default: the estimator's); with --load, given to the loaded model's q "
                         "(default: its own)")
@@ -109,7 +110,7 @@ def main() -> None:
         if args.mean_field_steps is not None:
             model.set_mean_field_steps(args.mean_field_steps)
         if args.mean_field_damping is not None:
-            if not model.mean_field_steps:
+            if not model.config_.mean_field_steps:
                 p.error("--mean-field-damping needs mean-field updates in q: give --mean-field-steps")
             from docmodel.models.sbn import mean_field
 
@@ -129,11 +130,11 @@ def main() -> None:
         t0 = time.perf_counter()
         figures = evaluate(model, X_score, n_samples=args.samples, random_state=args.seed)
         damping = f" (damping {args.mean_field_damping:g})" if args.mean_field_damping is not None else ""
-        print(f"{args.load} with {model.mean_field_steps} mean-field updates in q{damping}, {scored} perplexity, per document: "
+        print(f"{args.load} with {model.config_.mean_field_steps} mean-field updates in q{damping}, {scored} perplexity, per document: "
               f"bound (10 samples) {figures['perplexity_bound']:.1f}, importance sampled ({args.samples}) "
               f"{figures['perplexity_is']:.1f}, completion {figures['perplexity_completion']:.1f} "
               f"({time.perf_counter() - t0:.1f}s)")
-        write_json(args.json, {"model": args.load, "scored": scored, "mean_field_steps": model.mean_field_steps,
+        write_json(args.json, {"model": args.load, "scored": scored, "mean_field_steps": model.config_.mean_field_steps,
                                **{k: figures[k] for k in figures if k.startswith("perplexity")}})
         return
     model = SBNTopicModel(n_units=args.units, max_epochs=100000, max_seconds=args.max_minutes * 60, random_state=args.seed,
@@ -171,7 +172,7 @@ def main() -> None:
         "prior": args.prior,
         "inference": args.inference,
         "encoder_hidden": args.encoder_hidden,
-        "mean_field_steps": model.mean_field_steps,
+        "mean_field_steps": model.config_.mean_field_steps,
         "patience": model.patience,
         "train_samples": model.n_samples,
         "train_seconds": model.train_seconds_,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from _common import batch_size_arg, load_benchmark, table, write_json
+from _common import batch_size_arg, load_benchmark, mean_field_steps_arg, table, write_json
 
 CONFIGS = [
     ("nvil (all components)", {}),
@@ -50,6 +50,10 @@ def main() -> None:
     p.add_argument("--encoder-dropout", type=float, default=0.2, help="NVIL and REINFORCE rows")
     p.add_argument("--encoder-dropout-words", action=argparse.BooleanOptionalAction, default=True,
                    help="the dropout removes whole words (default) or zeroes features")
+    p.add_argument("--mean-field-steps", type=mean_field_steps_arg, default=0,
+                   help="q's mean-field updates after training (SBNTopicModel's mean_field_steps). Default 0: "
+                        "the table compares training estimators, so each row scores the q its training made; "
+                        "'auto' adds the estimator's default updates where they apply")
     p.add_argument("--json")
     args = p.parse_args()
 
@@ -71,7 +75,7 @@ def main() -> None:
             budget = {"max_epochs": 100000, "max_seconds": args.minutes_each * 60}
         model = SBNTopicModel(n_units=50, random_state=args.seed, batch_size=args.batch_size,
                               encoder_dropout=args.encoder_dropout, encoder_dropout_words=args.encoder_dropout_words,
-                              **budget, **kw)
+                              mean_field_steps=args.mean_field_steps, **budget, **kw)
         model.fit(train.X, vocabulary=train.vocabulary)
         figures = evaluate(model, test.X, n_samples=100, random_state=args.seed)
         row = {

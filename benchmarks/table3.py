@@ -24,7 +24,7 @@ import time
 from _common import load_validation_split, peak_rss_mb, refined_bound, write_json
 
 PUBLISHED = {"lda": 1091, "rsm": 953, "docnade": 896, "sbn_nvil": 909, "fdarn_nvil": 917, "nvdm": 836}
-ROWS = ("lda", "mixture", "rsm", "docnade", "sbn_nvil", "sbn_nvil_ar", "fdarn_nvil", "sbn_relaxed", "sbn_nvil_mf", "nvdm")
+ROWS = ("lda", "mixture", "rsm", "docnade", "sbn_nvil", "sbn_nvil_ar", "fdarn_nvil", "sbn_relaxed", "sbn_nvil_net", "nvdm")
 
 
 def main() -> None:

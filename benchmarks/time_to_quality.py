@@ -5,7 +5,8 @@ process, one after the other:
 
 * **SBN-50, NVIL** (``SBNTopicModel`` defaults, or ``--sbn-learning-rate`` / ``--sbn-batch-size``):
   the test bound after every validation (whole epochs, at least 100 steps apart), from the fit
-  callback, which sees the parameters just validated (the averaged ones);
+  callback, which sees the parameters just validated (the averaged ones), with q as training has
+  it: the network alone (the fitted q's mean-field updates join it after training);
 * **LDA-50, batch VB** and **online VB** (scikit-learn through ``LDATopicModel``): the test
   bound after every iteration / pass, from the fit callback;
 * **gensim LdaMulticore** (50 topics, ``--gensim-workers`` workers): one pass per ``update``

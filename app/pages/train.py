@@ -13,7 +13,7 @@ from app.runner import QUEUED, RUNNING
 from app.sweep_job import SweepJob
 from docmodel.compare import CompareSettings
 from docmodel.models import REGISTRY
-from docmodel.models.sbn import PRESETS
+from docmodel.models.sbn import MEAN_FIELD_STEPS, PRESETS, resolve_mean_field_steps
 
 STOPPED = {
     "max_epochs": "epoch limit",
@@ -92,10 +92,12 @@ def sbn_settings() -> None:
             prior_label = f1.selectbox("Prior", list(settings.SBN_PRIORS), key="sbn_prior_kind", persist_state=ui.KEEP)
             inference_label = f2.selectbox("Inference network", list(settings.SBN_INFERENCE), key="sbn_inference",
                                            persist_state=ui.KEEP)
-            mean_field_steps = f1.number_input(
-                "Mean-field updates in q (0 = none)", 0, 50, 0, key="sbn_mean_field", persist_state=ui.KEEP,
+            mean_field_label = f1.selectbox(
+                "Mean-field updates in q", list(settings.SBN_MEAN_FIELD), key="sbn_mean_field", persist_state=ui.KEEP,
                 help="The trained inference network followed by this many updates that read the word layer: a "
-                "tighter bound at no training cost (one layer, factorial prior and q; README, \"The record attempt\").")
+                f"tighter bound at no training cost. Automatic: {MEAN_FIELD_STEPS} for one layer with a factorial "
+                "prior and q (the only models they apply to), none otherwise (README, \"Mean-field updates in q\").")
+            mean_field_steps = settings.SBN_MEAN_FIELD[mean_field_label]
         with st.expander("Readable units"):
             st.caption("Options that make units sparse and topic-like, at some cost in perplexity "
                        "(README, \"Readable units\", has the measured trade-off).")
@@ -147,7 +149,8 @@ def sbn_settings() -> None:
                             "fixed_background": background, "weight_l1": weight_l1, "nonnegative": nonnegative,
                             "prior_logit": prior, "prior": settings.SBN_PRIORS[prior_label],
                             "inference": settings.SBN_INFERENCE[inference_label],
-                            "mean_field_steps": int(mean_field_steps)}
+                            "mean_field_steps": resolve_mean_field_steps(
+                                estimator.mean_field_steps, layers, estimator.prior, estimator.inference)}
             start(chosen, estimator, run_settings, max_epochs, max_seconds)
 
 

@@ -109,6 +109,16 @@ def estimator_option(p, *flags, kind: str = "sbn", param: str, **kwargs):
     return action
 
 
+def mean_field_steps_arg(text: str):
+    """``--mean-field-steps``: ``auto`` or a whole number."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number of updates, got {text!r}") from None
+
+
 def given(args, names: dict[str, str]) -> dict:
     """Estimator parameters from the options the user gave: ``names`` maps each option's dest to
     its parameter; options left out (None) are not passed."""

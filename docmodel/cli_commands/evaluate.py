@@ -5,6 +5,7 @@ from __future__ import annotations
 from docmodel.cli_commands._common import (
     check_same_vocabulary,
     load_dataset,
+    mean_field_steps_arg,
     pick_split,
     write_json,
 )
@@ -19,9 +20,9 @@ def add_arguments(p) -> None:
     p.add_argument("--refine-steps", type=int, default=0,
                    help="SBN models: also the bound with q refined per document for this many steps "
                         "(not the NVIL paper's protocol; 100 is a good choice; default 0: off)")
-    p.add_argument("--mean-field-steps", type=int, metavar="T",
+    p.add_argument("--mean-field-steps", type=mean_field_steps_arg, metavar="T",
                    help="SBN models: score with q given T mean-field updates (SBNTopicModel.set_mean_field_steps; "
-                        "0: none; default: the model's own)")
+                        "0: none; auto: 5 where they apply; default: the model's own)")
     p.add_argument("--json", help="write the figures to this JSON file")
 
 
@@ -42,8 +43,8 @@ def run(args) -> int:
     result = evaluate(model, corpus.X, n_samples=args.samples, random_state=args.seed, refine_steps=args.refine_steps)
     result["split"] = args.split
     result["model_kind"] = model.kind
-    if hasattr(model, "mean_field_steps"):
-        result["mean_field_steps"] = model.mean_field_steps
+    if hasattr(model, "set_mean_field_steps"):
+        result["mean_field_steps"] = model.config_.mean_field_steps
     print(f"{model.kind} model on {result['n_docs']} {args.split} documents ({result['n_tokens']} tokens)")
     print(f"{'estimator':<34}{'per document':>14}{'per word':>12}")
     rows = [

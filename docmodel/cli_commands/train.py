@@ -15,6 +15,7 @@ from docmodel.cli_commands._common import (
     estimator_option,
     given,
     load_dataset,
+    mean_field_steps_arg,
     unit_params,
 )
 from docmodel.models import REGISTRY
@@ -50,9 +51,9 @@ def add_arguments(p) -> None:
                      help="SBN top layer's prior: independent units, or fDARN's autoregressive prior")
     estimator_option(p, "--inference", choices=["factorial", "autoregressive"], param="inference",
                      help="SBN inference network q(h|x): factorial or autoregressive within each layer")
-    estimator_option(p, "--mean-field-steps", type=int, metavar="T", param="mean_field_steps",
+    estimator_option(p, "--mean-field-steps", type=mean_field_steps_arg, metavar="T", param="mean_field_steps",
                      help="SBN: q(h|x) = the inference network's map followed by T mean-field updates that read "
-                          "the word layer (one layer, factorial prior and q; 0: none)")
+                          "the word layer (one layer, factorial prior and q; 0: none; auto: 5 where they apply)")
     estimator_option(p, "--relaxed-temperature", type=float, metavar="T", param="relaxed_temperature",
                      help="SBN --algorithm relaxed: temperature of the concrete relaxation")
     size = p.add_mutually_exclusive_group()

@@ -216,11 +216,11 @@ def test_cli_compare_lda_only(tmp_path, capsys):
 def test_cli_compare_table_columns_line_up_with_a_long_label(tmp_path, capsys):
     planted_dataset(seed=1).save(tmp_path / "corpus")
     assert main(["compare", str(tmp_path / "corpus"), "--units", "3", "--samples", "5", "--val-docs", "20",
-                 "--max-minutes", "0.1", "--models", "sbn_nvil_mf,lda", "--out", str(tmp_path / "report")]) == 0
+                 "--max-minutes", "0.1", "--models", "sbn_nvil_net,lda", "--out", str(tmp_path / "report")]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("model "))
     rows = lines[header + 1 : header + 3]
-    assert rows[0].startswith("SBN (NVIL, q with mean-field updates)") and rows[1].startswith("LDA")
+    assert rows[0].startswith("SBN (NVIL, q without mean-field updates)") and rows[1].startswith("LDA")
     assert {len(line) for line in lines[header : header + 3]} == {len(lines[header])}  # every column right-aligned at the same place
 
 

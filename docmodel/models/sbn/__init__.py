@@ -4,6 +4,7 @@ inference network as options: its networks (:mod:`.networks`, :mod:`.autoregress
 estimators of the gradient (:mod:`.nvil`, :mod:`.wake_sleep`, :mod:`.relaxed`), training
 (:mod:`.training`) and the scikit-learn estimator (:mod:`.estimator`, :class:`SBNTopicModel`)."""
 
+from docmodel.errors import ModelError
 from docmodel.models.kind import ModelKind, Variant
 
 ACTIVE_THRESHOLD = 0.5
@@ -17,10 +18,26 @@ PRESETS = {
 perplexity (README, "Readable units", has the measured trade-off)."""
 
 MEAN_FIELD_STEPS = 5
-"""The mean-field updates of the ``sbn_nvil_mf`` variant's q (``SBNTopicModel(mean_field_steps=...)``).
-Chosen on 1,000 validation documents with the updates added to a 15-minute model's q: bound 767.5,
-763.7, 763.0, 762.6, 762.3 and 762.1 for 1, 2, 3, 5, 10 and 20 updates (789.4 without); five are
-within 0.5 of the best at a quarter of the cost of twenty (README, "The record attempt")."""
+"""The mean-field updates in q of a one-layer SBN with a factorial prior and q by default
+(``SBNTopicModel(mean_field_steps="auto")``). Chosen on 1,000 validation documents with the updates
+added to a 15-minute model's q: bound 767.5, 763.7, 763.0, 762.6, 762.3 and 762.1 for 1, 2, 3, 5,
+10 and 20 updates (789.4 without); five are within 0.5 of the best at a quarter of the cost of
+twenty (README, "Mean-field updates in q")."""
+
+
+def resolve_mean_field_steps(steps, layers, prior: str, inference: str) -> int:
+    """The number of mean-field updates that ``mean_field_steps=steps`` gives a model with these
+    ``layers``, ``prior`` and ``inference``: ``"auto"`` is :data:`MEAN_FIELD_STEPS` for one layer
+    with a factorial prior and q (the only models the updates apply to) and 0 otherwise; a number
+    is returned as given (:class:`~docmodel.models.sbn.networks.SBNConfig` checks it)."""
+    if isinstance(steps, str):
+        if steps != "auto":
+            raise ModelError(f"mean_field_steps must be 'auto' or a whole number in [0, 50], got {steps!r}")
+        applies = len(tuple(layers)) == 1 and prior == "factorial" and inference == "factorial"
+        return MEAN_FIELD_STEPS if applies else 0
+    if isinstance(steps, bool) or int(steps) != steps:
+        raise ModelError(f"mean_field_steps must be 'auto' or a whole number in [0, 50], got {steps!r}")
+    return int(steps)
 
 KIND = ModelKind(
     kind="sbn",
@@ -49,8 +66,8 @@ KIND = ModelKind(
                 settings_params=("sbn_params", "nvil_params"), train_rank=4),
         Variant("sbn_relaxed", "SBN (relaxed, Gumbel-sigmoid)", params={"algorithm": "relaxed"},
                 settings_params=("sbn_params",), train_rank=5),
-        Variant("sbn_nvil_mf", "SBN (NVIL, q with mean-field updates)",
-                params={"algorithm": "nvil", "mean_field_steps": MEAN_FIELD_STEPS},
+        Variant("sbn_nvil_net", "SBN (NVIL, q without mean-field updates)",
+                params={"algorithm": "nvil", "mean_field_steps": 0},
                 settings_params=("sbn_params", "nvil_params"), train_rank=6),
     ),
     budget_epochs_param="max_epochs",

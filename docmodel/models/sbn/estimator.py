@@ -23,7 +23,7 @@ from docmodel.counts import check_counts, non_empty
 from docmodel.errors import ModelError
 from docmodel.models.batching import training_split
 from docmodel.models.device import resolve_device
-from docmodel.models.sbn import KIND, PRESETS
+from docmodel.models.sbn import KIND, PRESETS, resolve_mean_field_steps
 from docmodel.models.sbn.config import TrainConfig, train_config
 from docmodel.models.sbn.networks import SBN, Baselines, InferenceNetwork, SBNConfig
 from docmodel.models.sbn.nvil import RunningStats
@@ -60,14 +60,16 @@ class SBNTopicModel(Scoring, TopicModel):
         in place of q(h_k = 1 | x), which has no closed form, and NVIL's mean-field baseline
         term uses the same m; the bound, importance-sampled and completion estimates use q's
         exact log-probability.
-    mean_field_steps : int
-        0 (the default): q(h | x) is the inference network's map from the counts. T > 0: the
-        fitted q is that map followed by T damped mean-field updates that read the model's word
-        layer, a fixed pass of a few products per document (:mod:`docmodel.models.sbn.mean_field`);
-        still a factorial q(h | x), used by ``transform`` and every estimate. Training is
-        unchanged (the network is trained alone, then the updates join it; validation during
-        training scores the network alone), so the same seed gives the same parameters with any
-        T. One layer, factorial prior and q only.
+    mean_field_steps : int or "auto"
+        T > 0: the fitted q is the inference network's map from the counts followed by T damped
+        mean-field updates that read the model's word layer, a fixed pass of a few products per
+        document (:mod:`docmodel.models.sbn.mean_field`); still a factorial q(h | x), used by
+        ``transform`` and every estimate. 0: q is the network's map alone. Training is unchanged
+        (the network is trained alone, then the updates join it; validation during training
+        scores the network alone), so the same seed gives the same parameters with any T. One
+        layer, factorial prior and q only. ``"auto"`` (the default): :data:`MEAN_FIELD_STEPS
+        <docmodel.models.sbn.MEAN_FIELD_STEPS>` (5, chosen on validation documents) where the
+        model allows them, else 0; ``config_.mean_field_steps`` holds the number a fit used.
     relaxed_temperature : float
         Temperature t of the concrete relaxation (``algorithm="relaxed"`` only). 0.5: of 0.25,
         0.5 and 1, the best validation bound after 15 epochs on 20 Newsgroups (1,000 held-out
@@ -163,7 +165,7 @@ class SBNTopicModel(Scoring, TopicModel):
         algorithm: str = "nvil",
         prior: str = "factorial",
         inference: str = "factorial",
-        mean_field_steps: int = 0,
+        mean_field_steps: int | str = "auto",
         relaxed_temperature: float = 0.5,
         global_baseline: bool = True,
         input_baseline: bool = True,
@@ -277,7 +279,7 @@ class SBNTopicModel(Scoring, TopicModel):
             fixed_background=self.fixed_background,
             prior=self.prior,
             inference=self.inference,
-            mean_field_steps=self.mean_field_steps,
+            mean_field_steps=resolve_mean_field_steps(self.mean_field_steps, self._layers(), self.prior, self.inference),
         )
 
     # ---- training -----------------------------------------------------------------------
@@ -364,15 +366,18 @@ class SBNTopicModel(Scoring, TopicModel):
             self.word_distributions_ = added_word_distributions(self, X_given, random_state=self.random_state)
         return self
 
-    def set_mean_field_steps(self, steps: int) -> SBNTopicModel:
-        """Give the fitted q ``steps`` mean-field updates (0: none; see ``mean_field_steps``), in
-        place and without training again: training does not use them. Returns the estimator.
+    def set_mean_field_steps(self, steps: int | str) -> SBNTopicModel:
+        """Give the fitted q ``steps`` mean-field updates (0: none; ``"auto"``: as the parameter's
+        default; see ``mean_field_steps``), in place and without training again: training does not
+        use them. Returns the estimator.
 
         ``transform`` and every estimate use the new q at once. What ``fit`` derived from its
         documents with the old q (the units' on-shares and word distributions, their orientation)
         is kept; ``orient_units(X)`` decides the orientation again on documents ``X``."""
         self._check_fitted()
-        config = replace(self.config_, mean_field_steps=steps)  # checks the value and the architecture
+        config = self.config_
+        steps = resolve_mean_field_steps(steps, config.layers, config.prior, config.inference)
+        config = replace(config, mean_field_steps=steps)  # checks the value and the architecture
         self.mean_field_steps = self.nets_.encoder.mean_field_steps = config.mean_field_steps
         self.config_ = config
         return self

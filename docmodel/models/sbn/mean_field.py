@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 DAMPING = 0.5
 """Step of each update towards its target. Chosen on 1,000 validation documents with five
-updates added to a 15-minute model's q (README, "The record attempt"): bound 768.8, 762.6, 762.6,
+updates added to a 15-minute model's q (README, "Mean-field updates in q"): bound 768.8, 762.6, 762.6,
 764.8 and 807.9 for 0.1, 0.3, 0.5, 0.7 and 1 (789.4 without updates); a full step oscillates."""
 
 

@@ -71,9 +71,10 @@ class SBNConfig:
         q factorial within each layer, or autoregressive within each layer (couplings A, the
         attribute ``ar_weights`` of the inference network, one matrix per layer, started at 0).
     mean_field_steps : int
-        0 (the default): q's logits are the network's f(x). T > 0: f(x) followed by T damped
-        mean-field updates that read the model's word layer (:mod:`.mean_field`); a one-layer
-        model with a factorial prior and a factorial q only. The inference network's attribute
+        0 (this class's default): q's logits are the network's f(x). T > 0: f(x) followed by T
+        damped mean-field updates that read the model's word layer (:mod:`.mean_field`); a
+        one-layer model with a factorial prior and a factorial q only. (The estimator's default,
+        ``"auto"``, resolves to 5 for those models.) The inference network's attribute
         of the same name switches them (the estimator sets it to 0 while NVIL trains f).
     """
 

@@ -47,6 +47,8 @@ def restore(cls, data: dict):
         params = dict(cfg["params"])
         params["device"] = "cpu"
         params["distributed"] = False
+        # Models saved before the updates existed keep the q they were scored with (none).
+        params.setdefault("mean_field_steps", cfg["architecture"].get("mean_field_steps", 0))
         model = cls(**params)
         nets = model._build(int(cfg["architecture"]["n_words"]))
         for prefix, module in (("model", nets.model), ("encoder", nets.encoder), ("baselines", nets.baselines)):

@@ -76,7 +76,12 @@ def train(at: AppTest, kind: str, **fields) -> AppTest:
     at.switch_page("pages/train.py")
     run(at)
     for key, value in fields.items():
-        widget = at.text_input(key=key) if key in ("sbn_layers", "sbn_name", "lda_name") else at.number_input(key=key)
+        if key in ("sbn_layers", "sbn_name", "lda_name"):
+            widget = at.text_input(key=key)
+        elif key == "sbn_mean_field":
+            widget = at.selectbox(key=key)
+        else:
+            widget = at.number_input(key=key)
         widget.set_value(value)
     next(b for b in at.button if b.label == f"Train {kind}").click()
     run(at)

@@ -200,10 +200,10 @@ def test_the_sbn_box_gives_q_mean_field_updates_and_refuses_them_where_undefined
     at = upload_planted(new_app())
     at.switch_page("pages/train.py")
     run(at)
-    at = train(at, "SBN", sbn_layers="3", sbn_epochs=2, sbn_seconds=0, sbn_mean_field=4)
+    at = train(at, "SBN", sbn_layers="3", sbn_epochs=2, sbn_seconds=0, sbn_mean_field="3")
     model = at.session_state["models"]["sbn-nvil-3"].model
-    assert (model.mean_field_steps, model.nets_.encoder.mean_field_steps) == (4, 4)
+    assert (model.mean_field_steps, model.nets_.encoder.mean_field_steps) == (3, 3)
     # Two layers: a clear message on the page, nothing trained, the first model kept.
-    at = train(at, "SBN", sbn_name="deep", sbn_layers="3, 2", sbn_epochs=2, sbn_seconds=0, sbn_mean_field=4)
+    at = train(at, "SBN", sbn_name="deep", sbn_layers="3, 2", sbn_epochs=2, sbn_seconds=0, sbn_mean_field="3")
     assert any("mean_field_steps needs a one-layer model" in e for e in errors(at)), errors(at)
     assert set(at.session_state["models"]) == {"sbn-nvil-3"}

@@ -119,10 +119,11 @@ def exact_top_prior(model: SBN) -> torch.Tensor:
     return bernoulli_log_prob(loop_logits(model.prior_logits, prior_weight(model), h), h)
 
 
-def exact_first_q(encoder: InferenceNetwork, x: torch.Tensor, k: int) -> torch.Tensor:
-    """log q(h_1 | x) for every state of the first layer (``k`` units), shape (2^k,)."""
+def exact_first_q(encoder: InferenceNetwork, x: torch.Tensor, k: int, model: SBN | None = None) -> torch.Tensor:
+    """log q(h_1 | x) for every state of the first layer (``k`` units), shape (2^k,); ``model``
+    for an encoder with mean-field updates."""
     h1 = all_states(k)
-    return bernoulli_log_prob(loop_logits(encoder.first_logits(x[None, :]), q_weight(encoder, 0), h1), h1)
+    return bernoulli_log_prob(loop_logits(encoder.first_logits(x[None, :], model=model), q_weight(encoder, 0), h1), h1)
 
 
 def loop_mean_field(encoder: InferenceNetwork, x: torch.Tensor) -> torch.Tensor:
@@ -155,6 +156,6 @@ __all__ = ["Baselines", "enumerate_layers", "exact_elbo", "exact_log_px", "exact
 def exact_completion(model: SBN, encoder: InferenceNetwork, x_observed: torch.Tensor, x_heldout: torch.Tensor) -> torch.Tensor:
     """log sum_h1 q(h_1 | x_observed) p(x_heldout | h_1): what document completion estimates, exactly."""
     k = model.config.layers[0]
-    log_q = exact_first_q(encoder, x_observed, k)
+    log_q = exact_first_q(encoder, x_observed, k, model)
     h1 = all_states(k)[:, None, :]  # N,1,K
     return torch.logsumexp(log_q + plain_word_log_likelihood(model, x_heldout[None, :], h1)[:, 0], 0)

@@ -23,10 +23,12 @@ from tests.docmodel.models.sbn.sbn_exact import (
 N_WORDS = 12
 
 
-# Layers and the options of fDARN's prior and the autoregressive q, for the estimates' tests.
-CASES = [((4,), {}), ((3, 2), {}), ((4,), {"prior": "autoregressive"}), ((4,), {"inference": "autoregressive"}),
-         ((3, 2), {"prior": "autoregressive", "inference": "autoregressive"})]
-IDS = ["sbn", "sbn-2layer", "fdarn", "ar-q", "both-2layer"]
+# Layers and the options of fDARN's prior, the autoregressive q and q's mean-field updates (which
+# a one-layer factorial model has by default), for the estimates' tests.
+CASES = [((4,), {"mean_field_steps": 0}), ((3, 2), {}), ((4,), {"prior": "autoregressive"}),
+         ((4,), {"inference": "autoregressive"}), ((3, 2), {"prior": "autoregressive", "inference": "autoregressive"}),
+         ((4,), {"mean_field_steps": 3})]
+IDS = ["sbn", "sbn-2layer", "fdarn", "ar-q", "both-2layer", "sbn-mean-field"]
 
 
 def estimator_with(layers, seed=0, scale=0.8, **options):

@@ -16,9 +16,11 @@ from corpora.vocabulary import Vocabulary
 from docmodel.cli import main
 from docmodel.errors import ModelError
 from docmodel.models.lda.estimator import LDATopicModel
+from docmodel.models.sbn import MEAN_FIELD_STEPS
 from docmodel.models.sbn.estimator import SBNTopicModel
 from docmodel.models.sbn.networks import SBNConfig
 from docmodel.models.sbn.orientation import flip_units
+from docmodel.models.sbn.persistence import payload
 from tests.docmodel.models.sbn.sbn_exact import (
     enumerate_layers,
     exact_elbo,
@@ -89,7 +91,7 @@ def test_training_is_the_same_and_only_the_fitted_q_changes():
     without the updates; the fitted q differs, and its bound on the training documents is tighter."""
     torch.set_num_threads(1)
     X = planted_counts()
-    plain = SBNTopicModel(n_units=4, max_epochs=15, random_state=0).fit(X)
+    plain = SBNTopicModel(n_units=4, max_epochs=15, random_state=0, mean_field_steps=0).fit(X)
     updated = SBNTopicModel(n_units=4, max_epochs=15, random_state=0, mean_field_steps=5).fit(X)
     for a, b in zip(plain.nets_.model.parameters(), updated.nets_.model.parameters()):
         assert torch.equal(a, b)
@@ -131,6 +133,37 @@ def test_mean_field_steps_are_refused_where_they_are_not_defined(options):
     X = planted_counts(n_docs=60)
     with pytest.raises(ModelError, match="mean_field_steps needs a one-layer model"):
         SBNTopicModel(n_units=3, max_epochs=1, mean_field_steps=1, **({"layers": (3, 2)} if "layers" in options else options)).fit(X)
+
+
+@pytest.mark.parametrize("options, steps", [
+    ({}, MEAN_FIELD_STEPS), ({"layers": (4, 3)}, 0), ({"prior": "autoregressive"}, 0), ({"inference": "autoregressive"}, 0),
+], ids=["one-layer", "two-layers", "fdarn", "ar-q"])
+def test_the_default_gives_the_updates_wherever_they_apply_and_none_elsewhere(tmp_path, options, steps):
+    torch.set_num_threads(1)
+    X = planted_counts(n_docs=60)
+    model = SBNTopicModel(n_units=4, max_epochs=2, random_state=0, **options).fit(X)
+    assert model.mean_field_steps == "auto"  # the parameter stays as given (scikit-learn's contract)
+    assert model.config_.mean_field_steps == model.nets_.encoder.mean_field_steps == steps
+    model.save(tmp_path / "m")
+    assert SBNTopicModel.load(tmp_path / "m").nets_.encoder.mean_field_steps == steps
+    if steps:
+        assert model.set_mean_field_steps(0).nets_.encoder.mean_field_steps == 0
+        assert model.set_mean_field_steps("auto").nets_.encoder.mean_field_steps == steps
+    for bad in ("five", 2.5, True):
+        with pytest.raises(ModelError, match="mean_field_steps must be 'auto' or a whole number"):
+            SBNTopicModel(n_units=4, mean_field_steps=bad).fit(X)
+
+
+def test_a_model_saved_without_the_parameter_keeps_the_q_it_was_scored_with():
+    """Models saved before the updates existed have no ``mean_field_steps``: they load with none."""
+    torch.set_num_threads(1)
+    X = planted_counts(n_docs=60)
+    model = SBNTopicModel(n_units=4, max_epochs=2, random_state=0, mean_field_steps=0).fit(X)
+    data = payload(model)
+    del data["config"]["params"]["mean_field_steps"], data["config"]["architecture"]["mean_field_steps"]
+    back = SBNTopicModel.from_checkpoint(data)
+    assert back.mean_field_steps == back.nets_.encoder.mean_field_steps == 0
+    np.testing.assert_array_equal(back.transform(X), model.transform(X))
 
 
 @pytest.mark.parametrize("algorithm", ["nvil", "wake-sleep", "relaxed"])

@@ -112,7 +112,10 @@ def test_cli_options_reach_the_estimator_and_help_shows_their_defaults():
     plain = build_model(_args())
     assert (plain.prior, plain.inference, plain.sample_baseline) == ("factorial", "factorial", False)
     assert build_model(_args("--sample-baseline", "--samples", "3")).sample_baseline is True
-    assert (plain.mean_field_steps, build_model(_args("--mean-field-steps", "5")).mean_field_steps) == (0, 5)
+    assert (plain.mean_field_steps, build_model(_args("--mean-field-steps", "0")).mean_field_steps) == ("auto", 0)
+    assert build_model(_args("--mean-field-steps", "auto")).mean_field_steps == "auto"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "corpus", "-o", "out", "--mean-field-steps", "five"])
     help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
     default_t = REGISTRY["sbn"].defaults()["relaxed_temperature"]
     assert "fDARN's autoregressive prior (default factorial)" in help_text
@@ -133,8 +136,9 @@ def test_compare_builds_the_new_variants():
     fdarn, ar_q, relaxed = (compare_model(name, settings, 60.0) for name in ("fdarn_nvil", "sbn_nvil_ar", "sbn_relaxed"))
     assert (fdarn.prior, fdarn.inference, fdarn.algorithm, fdarn.encoder_dreams) == ("autoregressive", "factorial", "nvil", 0.5)
     assert (ar_q.prior, ar_q.inference, ar_q.algorithm) == ("factorial", "autoregressive", "nvil")
-    mf = compare_model("sbn_nvil_mf", settings, 60.0)
-    assert (mf.mean_field_steps, mf.algorithm, mf.encoder_dreams, mf.n_units) == (MEAN_FIELD_STEPS, "nvil", 0.5, 7)
+    net, default = (compare_model(name, settings, 60.0) for name in ("sbn_nvil_net", "sbn_nvil"))
+    assert (net.mean_field_steps, net.algorithm, net.encoder_dreams, net.n_units) == (0, "nvil", 0.5, 7)
+    assert default._sbn_config(5).mean_field_steps == MEAN_FIELD_STEPS
     # The relaxed estimator takes the SBN settings but not NVIL's (it has no dreams).
     assert (relaxed.algorithm, relaxed.encoder_dreams, relaxed.patience, relaxed.n_units) == ("relaxed", 0.0, 4, 7)
 
