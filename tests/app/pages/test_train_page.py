@@ -5,6 +5,7 @@ pages."""
 
 from __future__ import annotations
 
+from docmodel.models.sbn import MEAN_FIELD_STEPS
 from tests.app.pages.apptest import (
     TIMEOUT,
     assert_settings_kept,
@@ -200,10 +201,15 @@ def test_the_sbn_box_gives_q_mean_field_updates_and_refuses_them_where_undefined
     at = upload_planted(new_app())
     at.switch_page("pages/train.py")
     run(at)
-    at = train(at, "SBN", sbn_layers="3", sbn_epochs=2, sbn_seconds=0, sbn_mean_field="3")
+    at = train(at, "SBN", sbn_name="automatic", sbn_layers="3", sbn_epochs=2, sbn_seconds=0)
+    assert at.selectbox(key="sbn_mean_field").value == "Automatic"
+    automatic = at.session_state["models"]["automatic"]
+    assert automatic.model.nets_.encoder.mean_field_steps == MEAN_FIELD_STEPS
+    assert automatic.settings["mean_field_steps"] == MEAN_FIELD_STEPS  # the number, for the model's card
+    at = train(at, "SBN", sbn_name="", sbn_layers="3", sbn_epochs=2, sbn_seconds=0, sbn_mean_field="3")
     model = at.session_state["models"]["sbn-nvil-3"].model
     assert (model.mean_field_steps, model.nets_.encoder.mean_field_steps) == (3, 3)
     # Two layers: a clear message on the page, nothing trained, the first model kept.
     at = train(at, "SBN", sbn_name="deep", sbn_layers="3, 2", sbn_epochs=2, sbn_seconds=0, sbn_mean_field="3")
     assert any("mean_field_steps needs a one-layer model" in e for e in errors(at)), errors(at)
-    assert set(at.session_state["models"]) == {"sbn-nvil-3"}
+    assert set(at.session_state["models"]) == {"automatic", "sbn-nvil-3"}
