@@ -25,6 +25,12 @@ added to a 15-minute model's q: bound 767.5, 763.7, 763.0, 762.6, 762.3 and 762.
 twenty (README, "Mean-field updates in q")."""
 
 
+def mean_field_applies(layers, prior: str, inference: str) -> bool:
+    """Whether q's mean-field updates are defined for a model: one layer, a factorial prior and a
+    factorial q (:mod:`.mean_field`)."""
+    return len(tuple(layers)) == 1 and prior == "factorial" and inference == "factorial"
+
+
 def resolve_mean_field_steps(steps, layers, prior: str, inference: str) -> int:
     """The number of mean-field updates that ``mean_field_steps=steps`` gives a model with these
     ``layers``, ``prior`` and ``inference``: ``"auto"`` is :data:`MEAN_FIELD_STEPS` for one layer
@@ -33,8 +39,7 @@ def resolve_mean_field_steps(steps, layers, prior: str, inference: str) -> int:
     if isinstance(steps, str):
         if steps != "auto":
             raise ModelError(f"mean_field_steps must be 'auto' or a whole number in [0, 50], got {steps!r}")
-        applies = len(tuple(layers)) == 1 and prior == "factorial" and inference == "factorial"
-        return MEAN_FIELD_STEPS if applies else 0
+        return MEAN_FIELD_STEPS if mean_field_applies(layers, prior, inference) else 0
     if isinstance(steps, bool) or int(steps) != steps:
         raise ModelError(f"mean_field_steps must be 'auto' or a whole number in [0, 50], got {steps!r}")
     return int(steps)

@@ -30,6 +30,7 @@ from torch import nn
 from docmodel.errors import ModelError
 from docmodel.models.likelihood import word_log_likelihood
 from docmodel.models.sbn import autoregressive as ar
+from docmodel.models.sbn import mean_field_applies
 from docmodel.models.sbn.mean_field import mean_field_logits
 
 LAYER_FORMS = ("factorial", "autoregressive")
@@ -105,7 +106,7 @@ class SBNConfig:
         object.__setattr__(self, "mean_field_steps", int(self.mean_field_steps))
         if not 0 <= self.mean_field_steps <= 50:
             raise ModelError(f"mean_field_steps must be in [0, 50], got {self.mean_field_steps}")
-        if self.mean_field_steps and (len(self.layers) > 1 or self.prior != "factorial" or self.inference != "factorial"):
+        if self.mean_field_steps and not mean_field_applies(self.layers, self.prior, self.inference):
             raise ModelError(
                 "mean_field_steps needs a one-layer model with a factorial prior and a factorial q "
                 f"(got layers {self.layers}, prior {self.prior!r}, inference {self.inference!r}); "
