@@ -309,9 +309,12 @@ def _progress() -> None:
     ]
     if curve:
         st.altair_chart(charts.training_curves(pd.DataFrame(curve), x="epoch"), width="stretch")
+        updates = run.settings.get("mean_field_steps")
         st.caption(f"Per-document perplexity bound on {run.settings['n_val_docs']} held-out training documents"
                    + (", measured every few seconds within the first epochs too." if any(
-                       h.get("interim") for h in p.history) else "."))
+                       h.get("interim") for h in p.history) else ".")
+                   + (f" It scores q as training has it, the inference network alone; the trained model's q adds "
+                      f"its {updates} mean-field updates (a tighter bound)." if updates else ""))
     if p.status == RUNNING:
         if run.cancel_requested:
             st.info("Stopping after the current step; the best model so far will be kept.")

@@ -206,6 +206,8 @@ def test_the_sbn_box_gives_q_mean_field_updates_and_refuses_them_where_undefined
     automatic = at.session_state["models"]["automatic"]
     assert automatic.model.nets_.encoder.mean_field_steps == MEAN_FIELD_STEPS
     assert automatic.settings["mean_field_steps"] == MEAN_FIELD_STEPS  # the number, for the model's card
+    # The training curve says which q it scores.
+    assert any(f"adds its {MEAN_FIELD_STEPS} mean-field updates" in c.value for c in at.caption), [c.value for c in at.caption]
     at = train(at, "SBN", sbn_name="", sbn_layers="3", sbn_epochs=2, sbn_seconds=0, sbn_mean_field="3")
     model = at.session_state["models"]["sbn-nvil-3"].model
     assert (model.mean_field_steps, model.nets_.encoder.mean_field_steps) == (3, 3)
