@@ -90,10 +90,10 @@ def sbn_estimator(
     batch_size: int,
     patience: int,
     seed: int,
-    fixed_background: bool = False,
-    weight_l1: float = 0.0,
-    nonnegative: bool = False,
-    prior_logit: float = 0.0,
+    fixed_background: bool | None = None,
+    weight_l1: float | None = None,
+    nonnegative: bool | None = None,
+    prior_logit: float | None = None,
     prior: str = "factorial",
     inference: str = "factorial",
     mean_field_steps: int | str = "auto",
@@ -101,8 +101,18 @@ def sbn_estimator(
     """An unfitted SBN from the Train page's settings (``max_seconds`` 0: no time budget,
     ``encoder_learning_rate`` 0: the model's, ``batch_size`` 0: automatic, ``prior_logit`` 0:
     learned; the readable-unit options, ``prior``, ``inference`` and ``mean_field_steps`` as
-    ``SBNTopicModel`` takes them)."""
+    ``SBNTopicModel`` takes them; a readable-unit option left at None is the estimator's default)."""
     from docmodel.models.sbn.estimator import SBNTopicModel
+
+    units = {}
+    if fixed_background is not None:
+        units["fixed_background"] = bool(fixed_background)
+    if weight_l1 is not None:
+        units["weight_l1"] = float(weight_l1)
+    if nonnegative is not None:
+        units["nonnegative"] = bool(nonnegative)
+    if prior_logit is not None:
+        units["prior_logit"] = float(prior_logit) or None
 
     return SBNTopicModel(
         n_units=layers[0],
@@ -115,13 +125,10 @@ def sbn_estimator(
         max_seconds=float(max_seconds) or None,
         patience=int(patience),
         random_state=int(seed),
-        fixed_background=bool(fixed_background),
-        weight_l1=float(weight_l1),
-        nonnegative=bool(nonnegative),
-        prior_logit=float(prior_logit) or None,
         prior=prior,
         inference=inference,
         mean_field_steps=mean_field_steps if mean_field_steps == "auto" else int(mean_field_steps),
+        **units,
     )
 
 

@@ -41,7 +41,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    defaults = SBNTopicModel()
+    defaults = SBNTopicModel.preset("perplexity")
     train, _ = load_benchmark(args.data)
     rows_of = CSRRows(train.X, device)
     B = args.batch_size

@@ -52,7 +52,7 @@ def worker(setting: str, data: str, batch_size: int, seconds: float, seed: int) 
     from docmodel.models.sbn.estimator import SBNTopicModel
 
     train, _ = load_benchmark(data)
-    model = SBNTopicModel(batch_size=batch_size, max_epochs=100_000, max_seconds=seconds, patience=100_000,
+    model = SBNTopicModel.preset("perplexity", batch_size=batch_size, max_epochs=100_000, max_seconds=seconds, patience=100_000,
                           random_state=seed)
     work = threads.sbn_step_work(batch_size, train.n_words, model.n_units, model.n_samples, model.baseline_hidden)
     n_threads = {"default": None, "1": 1, "all": threads.usable_cpus()[0], "torch": torch.get_num_threads()}[setting]

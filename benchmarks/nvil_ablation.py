@@ -73,7 +73,7 @@ def main() -> None:
             budget = {"max_epochs": args.epochs_each, "patience": args.epochs_each + 1}
         else:
             budget = {"max_epochs": 100000, "max_seconds": args.minutes_each * 60}
-        model = SBNTopicModel(n_units=50, random_state=args.seed, batch_size=args.batch_size,
+        model = SBNTopicModel.preset("perplexity", n_units=50, random_state=args.seed, batch_size=args.batch_size,
                               encoder_dropout=args.encoder_dropout, encoder_dropout_words=args.encoder_dropout_words,
                               mean_field_steps=args.mean_field_steps, **budget, **kw)
         model.fit(train.X, vocabulary=train.vocabulary)

@@ -58,7 +58,7 @@ def main() -> None:
         }
 
     lda = LDATopicModel(args.units, patience=10, random_state=args.seed).fit(X, vocabulary=train.vocabulary, X_val=X_val)
-    sbn = SBNTopicModel(args.units, max_epochs=args.epochs, random_state=args.seed).fit(X, vocabulary=train.vocabulary, X_val=X_val)
+    sbn = SBNTopicModel.preset("perplexity", n_units=args.units, max_epochs=args.epochs, random_state=args.seed).fit(X, vocabulary=train.vocabulary, X_val=X_val)
     rows = []
     for name, model in (("LDA", lda), ("SBN", sbn)):
         for lam in LAMBDAS:

@@ -151,7 +151,7 @@ def main() -> None:
     n_test = min(args.test_docs, X.shape[0] // 10)
     X_train, X_test = X[n_test:], X[:n_test]
 
-    model = SBNTopicModel(n_units=50, max_epochs=1, patience=10, n_val_docs=1000, random_state=args.seed, device=args.device)
+    model = SBNTopicModel.preset("perplexity", n_units=50, max_epochs=1, patience=10, n_val_docs=1000, random_state=args.seed, device=args.device)
     t = time.perf_counter()
     model.fit(X_train)
     fit_seconds = time.perf_counter() - t
@@ -166,7 +166,7 @@ def main() -> None:
           f"peak RSS {peak:.0f} MB")
 
     train, _ = load_benchmark("20news_nvdm")
-    ref_model = SBNTopicModel(n_units=50, max_epochs=100000, max_seconds=args.ref_seconds, patience=100000,
+    ref_model = SBNTopicModel.preset("perplexity", n_units=50, max_epochs=100000, max_seconds=args.ref_seconds, patience=100000,
                               random_state=args.seed, device=args.device)
     ref_model.fit(train.X)
     ref = rate_of(ref_model, train.X)

@@ -48,6 +48,7 @@ def main() -> None:
     from docmodel.compare import CompareSettings, build_model, device_params, model_label
     from docmodel.evaluation import evaluate
     from docmodel.models import VARIANTS
+    from docmodel.models.sbn import PRESETS
 
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else [
         n for n in ROWS if n in VARIANTS]
@@ -59,7 +60,7 @@ def main() -> None:
           f"{X.shape[1]} words; {args.max_minutes:g} minutes of training per model")
     settings = CompareSettings(
         n_units=args.units, seed=args.seed, n_samples=args.samples, models=tuple(names),
-        sbn_params={"device": args.device},
+        sbn_params={"device": args.device, **PRESETS["perplexity"]},  # the paper's model
         model_params=device_params(names, args.device),
     )
     rows = {}

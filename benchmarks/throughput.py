@@ -208,8 +208,8 @@ def train_rate(X, batch_size: int, seconds: float, device: str, seed: int, costs
         if is_validation(metrics):  # one floor per history entry (not per progress report)
             floors.append(measure_floor(costs, dev, repeat=3)[0])
 
-    model = SBNTopicModel(
-        n_units=50, batch_size=batch_size, max_epochs=100000, max_seconds=seconds, patience=100000,
+    model = SBNTopicModel.preset(
+        "perplexity", n_units=50, batch_size=batch_size, max_epochs=100000, max_seconds=seconds, patience=100000,
         random_state=seed, device=device,
     )
     model.fit(X, callback=measure)
@@ -331,7 +331,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     os.environ["DOCMODEL_THREADS"] = str(args.threads)  # fit follows it (docmodel.threads)
-    defaults = SBNTopicModel()  # the step counted is the estimator's default step
+    defaults = SBNTopicModel.preset("perplexity")  # the step counted: the paper's model's default step
     device = resolve_device(args.device)
     train, test = load_benchmark(args.data)
     V = train.n_words

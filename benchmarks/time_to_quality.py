@@ -77,7 +77,7 @@ def run_sbn(train, test, seconds: float, seed: int, device: str, learning_rate=N
             return self.live_nets
 
     curve, clock = [], TrainingClock()
-    model = Probe(n_units=50, max_epochs=100000, max_seconds=None, patience=100000, random_state=seed, device=device,
+    model = Probe.preset("perplexity", n_units=50, max_epochs=100000, max_seconds=None, patience=100000, random_state=seed, device=device,
                   batch_size=batch_size, **({} if learning_rate is None else {"learning_rate": learning_rate}))
 
     def checkpoint(metrics):

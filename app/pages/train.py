@@ -99,26 +99,29 @@ def sbn_settings() -> None:
                 "prior and q (the only models they apply to), none otherwise (README, \"Mean-field updates in q\").")
             mean_field_steps = settings.SBN_MEAN_FIELD[mean_field_label]
         with st.expander("Readable units"):
-            st.caption("Options that make units sparse and topic-like, at some cost in perplexity "
-                       "(README, \"Readable units\", has the measured trade-off).")
-            readable = st.checkbox(
-                "Readable preset", key="sbn_readable", persist_state=ui.KEEP,
-                help="Units that only add words and a sparse prior ("
-                + ", ".join(f"{k} = {v}" for k, v in PRESETS["readable"].items())
-                + "); overrides the options below.",
+            st.caption("By default units only add words and a sparse prior keeps each on in few documents, so "
+                       "each unit reads as a theme; the best-perplexity preset is the NVIL paper's model, whose "
+                       "units form a distributed code (README, \"Readable units\", has the measured trade-off).")
+            perplexity_preset = st.checkbox(
+                "Best-perplexity preset", key="sbn_perplexity", persist_state=ui.KEEP,
+                help="The paper's model ("
+                + ", ".join(f"{k} = {'learned' if v is None else v}" for k, v in PRESETS["perplexity"].items())
+                + "): the lowest perplexity, units that are not topics; overrides the options below.",
             )
             r1, r2 = st.columns(2)
-            background = r1.checkbox("Fixed background", key="sbn_background", persist_state=ui.KEEP,
+            background = r1.checkbox("Fixed background", default["fixed_background"], key="sbn_background",
+                                     persist_state=ui.KEEP,
                                      help="Keep the word bias at the corpus' log word frequencies: units model "
                                      "deviations from them (SAGE).")
-            weight_l1 = r2.number_input("L1 on unit-word weights", 0.0, 1000.0, 0.0, step=1.0,
+            weight_l1 = r2.number_input("L1 on unit-word weights", 0.0, 1000.0, float(default["weight_l1"]), step=1.0,
                                         key="sbn_l1", persist_state=ui.KEEP,
                                         help="Laplace prior on U: about the number of documents of evidence a word "
                                         "needs before a unit takes it. 0: off.")
-            nonnegative = r1.checkbox("Units only add words", key="sbn_nonnegative", persist_state=ui.KEEP,
-                                      help="Unit-word weights U >= 0.")
-            prior = r2.number_input("Fixed prior logit (0 = learned)", -10.0, 0.0, 0.0, step=0.5,
-                                    key="sbn_prior", persist_state=ui.KEEP,
+            nonnegative = r1.checkbox("Units only add words", default["nonnegative"], key="sbn_nonnegative",
+                                      persist_state=ui.KEEP, help="Unit-word weights U >= 0.")
+            prior = r2.number_input("Fixed prior logit (0 = learned)", -10.0, 0.0,
+                                    float(default["prior_logit"] or 0.0), step=0.5, key="sbn_prior",
+                                    persist_state=ui.KEEP,
                                     help="E.g. -2: each unit on in about 12% of documents a priori (a sparse prior).")
         submitted = st.button("Train SBN", type="primary", key="train_sbn")
     if submitted and not busy():
@@ -127,8 +130,9 @@ def sbn_settings() -> None:
             algo = settings.SBN_ALGORITHMS[algorithm]
             units = {"fixed_background": background, "weight_l1": weight_l1, "nonnegative": nonnegative,
                      "prior_logit": prior}
-            if readable:
-                units.update(PRESETS["readable"])
+            if perplexity_preset:
+                units.update({k: 0.0 if k == "prior_logit" and v is None else v
+                              for k, v in PRESETS["perplexity"].items()})
             background, weight_l1, nonnegative, prior = (units[k] for k in ("fixed_background", "weight_l1",
                                                                              "nonnegative", "prior_logit"))
             estimator = settings.sbn_estimator(

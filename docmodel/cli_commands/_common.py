@@ -127,6 +127,17 @@ def given(args, names: dict[str, str]) -> dict:
 
 UNIT_OPTIONS = {"prior_logit": "prior_logit", "nonnegative": "nonnegative", "fixed_background": "fixed_background",
                 "weight_l1": "weight_l1"}
+LEARNED = "learned"
+
+
+def prior_logit_arg(text: str):
+    """``--prior-logit``: a number, or ``learned``."""
+    if text == LEARNED:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or {LEARNED!r}, got {text!r}") from None
 
 
 def add_unit_options(p) -> None:
@@ -135,18 +146,21 @@ def add_unit_options(p) -> None:
 
     p.add_argument(
         "--preset", choices=list(PRESETS),
-        help="SBN: start from named settings; options given beside it override them. readable: "
-        + ", ".join(f"{k}={v}" for k, v in PRESETS["readable"].items())
-        + " (units that only add words, a sparse prior: coherent units at a cost in perplexity)",
+        help="SBN: start from named settings; options given beside it override them. "
+        + "; ".join(f"{name}: " + ", ".join(f"{k}={LEARNED if v is None else v}" for k, v in values.items())
+                    for name, values in PRESETS.items())
+        + " (readable is the defaults: units that only add words and a sparse prior; perplexity is the NVIL "
+        "paper's model: the best perplexity, units that form a distributed code rather than topics)",
     )
     estimator_option(
-        p, "--prior-logit", type=float, metavar="A", param="prior_logit",
-        help="SBN: fix every unit's prior logit at A (e.g. -2: a sparse prior, units on in about 12%% of "
-        "documents a priori); off: learned",
+        p, "--prior-logit", type=prior_logit_arg, metavar="A", param="prior_logit",
+        help="SBN: fix every unit's prior logit at A (-2: a sparse prior, units on in about 12%% of "
+        f"documents a priori), or '{LEARNED}' to learn it",
     )
     estimator_option(
         p, "--nonnegative", action=argparse.BooleanOptionalAction, param="nonnegative",
-        help="SBN: unit-word weights U >= 0 (a unit can only add words)",
+        help="SBN: unit-word weights U >= 0 (a unit can only add words); --no-nonnegative lets units also "
+        "remove words",
     )
     estimator_option(
         p, "--fixed-background", action=argparse.BooleanOptionalAction, param="fixed_background",
@@ -163,4 +177,7 @@ def unit_params(args) -> dict:
     """Estimator parameters of :func:`add_unit_options`: the preset's, then those the user gave."""
     from docmodel.models.sbn import PRESETS
 
-    return {**PRESETS.get(args.preset or "", {}), **given(args, UNIT_OPTIONS)}
+    params = {**PRESETS.get(args.preset or "", {}), **given(args, UNIT_OPTIONS)}
+    if params.get("prior_logit") == LEARNED:
+        params["prior_logit"] = None
+    return params

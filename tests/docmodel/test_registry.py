@@ -85,14 +85,20 @@ def test_the_cli_help_shows_the_estimators_defaults():
     assert "(default 0.999)" in help_text and "(default nvil)" in help_text
 
 
-def test_the_readable_preset_and_what_overrides_it():
-    est = docmodel.SBNTopicModel.preset("readable", n_units=8)
-    assert {k: est.get_params()[k] for k in PRESETS["readable"]} == PRESETS["readable"] and est.n_units == 8
+def test_the_presets_the_defaults_and_what_overrides_them():
+    # readable is what the defaults are; perplexity is the paper's model.
+    defaults = REGISTRY["sbn"].defaults()
+    assert {k: defaults[k] for k in PRESETS["readable"]} == PRESETS["readable"]
+    est = docmodel.SBNTopicModel.preset("perplexity", n_units=8)
+    assert (est.nonnegative, est.prior_logit, est.n_units) == (False, None, 8)
     assert docmodel.SBNTopicModel.preset("readable", prior_logit=-1.0).prior_logit == -1.0
     with pytest.raises(ModelError, match="unknown preset 'tidy'"):
         docmodel.SBNTopicModel.preset("tidy")
-    cli = build_model(_args("--preset", "readable", "--prior-logit", "-3"))
-    assert (cli.nonnegative, cli.prior_logit) == (True, -3.0)
+    cli = build_model(_args("--preset", "perplexity", "--prior-logit", "-3"))
+    assert (cli.nonnegative, cli.prior_logit) == (False, -3.0)
+    cli = build_model(_args("--prior-logit", "learned", "--no-nonnegative"))
+    assert (cli.nonnegative, cli.prior_logit) == (False, None)
+    assert (build_model(_args()).nonnegative, build_model(_args()).prior_logit) == (True, defaults["prior_logit"])
 
 
 def test_checkpoints_are_loaded_through_the_registry(tmp_path):

@@ -112,15 +112,20 @@ class SBNTopicModel(Scoring, TopicModel):
     weight_decay : float
         L2 penalty on the model and inference network weights (0 by default).
     prior_logit : float or None
-        Fix the top layer's prior logit at this value (for example -2: few units on per
-        document); None (the default) learns it. With ``prior="autoregressive"`` it fixes the
-        logits a_k (unit k's, when the units before it are off); the couplings stay learned.
+        Fix the top layer's prior logit at this value: -2 (the default) puts each unit on in
+        about 12% of documents a priori, so a unit is a theme that few documents take; None learns
+        it (the NVIL paper's model; ``preset("perplexity")``). With ``prior="autoregressive"`` it
+        fixes the logits a_k (unit k's, when the units before it are off); the couplings stay
+        learned.
     nonnegative : bool
-        Keep the unit-word weights U >= 0 (projected after every step): a unit can only add words.
+        Keep the unit-word weights U >= 0 (projected after every step; the default): a unit can
+        only add words. False lets a unit also remove words (the paper's model).
     fixed_background : bool
         Keep the word bias at the log unigram frequencies of the training words (not trained).
     weight_l1 : float
-        Rate of a Laplace (L1) penalty on U, per training document (0 by default).
+        Rate of a Laplace (L1) penalty on U: a word needs about this many documents of evidence
+        before a unit takes it (SAGE's sparse deviations; the loss carries weight_l1 / n_docs per
+        document). 0 (the default): off.
     encoder_dropout : float
         NVIL, REINFORCE and relaxed: dropout on the inference network's input while training
         (0.2 by default), so that q does not fit the training documents at the expense of new ones.
@@ -187,8 +192,8 @@ class SBNTopicModel(Scoring, TopicModel):
         encoder_hidden: int = 0,
         baseline_hidden: int = 100,
         weight_decay: float = 0.0,
-        prior_logit: float | None = None,
-        nonnegative: bool = False,
+        prior_logit: float | None = -2.0,
+        nonnegative: bool = True,
         fixed_background: bool = False,
         weight_l1: float = 0.0,
         encoder_dropout: float = 0.2,

@@ -39,6 +39,10 @@ def payload(model) -> dict:
     }
 
 
+PRE_OPTION_VALUES = {"prior_logit": None, "nonnegative": False, "fixed_background": False, "weight_l1": 0.0}
+"""What a model saved before the readable-unit options existed was trained with."""
+
+
 def restore(cls, data: dict):
     """A fitted ``cls`` (the estimator class) rebuilt from
     :func:`docmodel.checkpoint.load_checkpoint` output."""
@@ -49,6 +53,10 @@ def restore(cls, data: dict):
         params["distributed"] = False
         # Models saved before the updates existed keep the q they were scored with (none).
         params.setdefault("mean_field_steps", cfg["architecture"].get("mean_field_steps", 0))
+        # Models saved before the readable-unit options existed were trained without them (the
+        # defaults then), whatever the defaults are now.
+        for name, value in PRE_OPTION_VALUES.items():
+            params.setdefault(name, value)
         model = cls(**params)
         nets = model._build(int(cfg["architecture"]["n_words"]))
         for prefix, module in (("model", nets.model), ("encoder", nets.encoder), ("baselines", nets.baselines)):

@@ -92,7 +92,7 @@ def train(at: AppTest, kind: str, **fields) -> AppTest:
 
 
 def train_both(at: AppTest) -> AppTest:
-    train(at, "SBN", sbn_layers="4", sbn_epochs=3, sbn_seconds=0)
+    train(at, "SBN", sbn_layers="4", sbn_epochs=200, sbn_seconds=0)
     train(at, "LDA", lda_units=3, lda_iter=5, lda_seconds=0)
     assert set(at.session_state["models"]) == {"sbn-nvil-4", "lda-batch-3"}
     return at

@@ -3,6 +3,8 @@ relevance slider, document text escaped before it is shown, and settings kept ac
 
 from __future__ import annotations
 
+import numpy as np
+
 from tests.app.pages.apptest import (
     assert_settings_kept,
     new_app,
@@ -26,11 +28,14 @@ def test_explore_units_documents_and_colouring(trained):
     run(at)
     top_docs = at.dataframe[2].value
     assert len(top_docs) == 10 and top_docs["q(h_k = 1 | document)"].is_monotonic_decreasing
-    at.selectbox(key="explore_doc").set_value(5)
+    # A test document that switches a unit on, so that its words are coloured.
+    ds = at.session_state["dataset"]
+    model = at.session_state["models"]["sbn-nvil-4"].model
+    doc = int(np.flatnonzero((model.transform(ds.test.X) > model.active_threshold).any(axis=1))[0])
+    at.selectbox(key="explore_doc").set_value(doc)
     run(at)
     html = " ".join(h.proto.body for h in at.get("html"))
-    ds = at.session_state["dataset"]
-    assert ds.test.doc_ids[5] in " ".join(m.value for m in at.markdown)
+    assert ds.test.doc_ids[doc] in " ".join(m.value for m in at.markdown)
     assert "<div" in html and "unit " in html
     assert any("q(h_k = 1 | document)" in m.value for m in at.markdown)
 

@@ -5,6 +5,7 @@ pages."""
 
 from __future__ import annotations
 
+from docmodel.models import REGISTRY
 from docmodel.models.sbn import MEAN_FIELD_STEPS
 from tests.app.pages.apptest import (
     TIMEOUT,
@@ -151,7 +152,7 @@ def test_train_settings_are_kept_after_visiting_another_page():
     at = new_app()
     # The model picked in "More models" shows that model's own fields: kept per model, not swapped here.
     kept = assert_settings_kept(at, "pages/train.py", "pages/compare.py", skip=("bench_kind",))
-    assert {"sbn_lr", "sbn_name", "sbn_readable", "sbn_algorithm", "lda_units", "lda_method"} <= set(kept)
+    assert {"sbn_lr", "sbn_name", "sbn_perplexity", "sbn_algorithm", "lda_units", "lda_method"} <= set(kept)
     assert at.session_state["training_run"] is None  # changing settings started nothing
 
 
@@ -215,3 +216,27 @@ def test_the_sbn_box_gives_q_mean_field_updates_and_refuses_them_where_undefined
     at = train(at, "SBN", sbn_name="deep", sbn_layers="3, 2", sbn_epochs=2, sbn_seconds=0, sbn_mean_field="3")
     assert any("mean_field_steps needs a one-layer model" in e for e in errors(at)), errors(at)
     assert set(at.session_state["models"]) == {"automatic", "sbn-nvil-3"}
+
+
+def test_the_sbn_box_trains_readable_units_by_default_and_the_paper_model_on_request():
+    at = upload_planted(new_app())
+    at.switch_page("pages/train.py")
+    run(at)
+    defaults = REGISTRY["sbn"].defaults()
+    # The readable-unit fields start at the estimator's defaults, and a model trained from them has them.
+    assert at.checkbox(key="sbn_nonnegative").value is defaults["nonnegative"] is True
+    assert at.number_input(key="sbn_prior").value == defaults["prior_logit"] == -2.0
+    assert at.number_input(key="sbn_l1").value == defaults["weight_l1"]
+    at = train(at, "SBN", sbn_name="readable", sbn_layers="3", sbn_epochs=2, sbn_seconds=0)
+    readable = at.session_state["models"]["readable"]
+    assert (readable.model.nonnegative, readable.model.prior_logit, readable.model.weight_l1) == (
+        True, -2.0, defaults["weight_l1"])
+    assert readable.model.unit_word().min() >= 0.0
+    assert (readable.settings["nonnegative"], readable.settings["prior_logit"]) == (True, -2.0)
+    # The best-perplexity preset: the paper's model, whatever the fields below it say.
+    at.checkbox(key="sbn_perplexity").check()
+    run(at)
+    at = train(at, "SBN", sbn_name="paper", sbn_layers="3", sbn_epochs=2, sbn_seconds=0)
+    paper = at.session_state["models"]["paper"].model
+    assert (paper.nonnegative, paper.prior_logit, paper.weight_l1) == (False, None, 0.0)
+    assert paper.nets_.model.prior_logits.requires_grad

@@ -20,7 +20,7 @@ from tests.docmodel.models.sbn.test_sbn_estimator import planted_corpus
 # 600 documents, 44 held out: 556 = 37 * 15 + 1 training documents, so every global minibatch
 # of 15 splits unevenly (8 + 7) and the last one leaves the second worker without documents.
 _ARGS = ["--units", "6", "--epochs", "5", "--patience", "1000", "--val-docs", "44", "--batch-size", "15",
-         "--seed", "3", "--checkpoint-every", "0"]
+         "--seed", "3", "--checkpoint-every", "0", "--preset", "perplexity"]
 
 
 @pytest.fixture(scope="module")

@@ -135,7 +135,7 @@ def planted_counts(n_docs=240, seed=0):
 
 def test_fitted_units_are_on_in_at_most_half_of_the_documents():
     X = planted_counts()
-    model = SBNTopicModel(n_units=4, max_epochs=60, random_state=0).fit(X)
+    model = SBNTopicModel.preset("perplexity", n_units=4, max_epochs=60, random_state=0).fit(X)
     q = model.transform(X)
     share = (q > 0.5).mean(axis=0)
     assert np.all(share <= 0.5)
@@ -151,7 +151,7 @@ def test_fitted_units_are_on_in_at_most_half_of_the_documents():
 @pytest.mark.parametrize("options", [{"prior": "autoregressive"}, {"inference": "autoregressive"}], ids=["fdarn", "ar-q"])
 def test_autoregressive_models_present_units_by_their_rarer_state(options):
     X = planted_counts()
-    model = SBNTopicModel(n_units=4, max_epochs=30, random_state=0, **options).fit(X)
+    model = SBNTopicModel.preset("perplexity", n_units=4, max_epochs=30, random_state=0, **options).fit(X)
     share = (model.transform(X) > 0.5).mean(axis=0)
     assert model.units_flipped_ > 0 and np.all(share <= 0.5)
     np.testing.assert_allclose(model.unit_on_share_, share)
@@ -159,14 +159,15 @@ def test_autoregressive_models_present_units_by_their_rarer_state(options):
 
 def test_options_for_readable_units_hold_after_fit():
     X = planted_counts()
-    plain = SBNTopicModel(n_units=4, max_epochs=30, random_state=0).fit(X)
-    sparse = SBNTopicModel(n_units=4, max_epochs=30, random_state=0, weight_l1=50.0).fit(X)
+    plain = SBNTopicModel.preset("perplexity", n_units=4, max_epochs=30, random_state=0).fit(X)
+    sparse = SBNTopicModel.preset("perplexity", n_units=4, max_epochs=30, random_state=0, weight_l1=50.0).fit(X)
     assert np.abs(sparse.unit_word()).sum() < 0.8 * np.abs(plain.unit_word()).sum()
     # Non-negative weights stay so: such units are never flipped (on = the state that adds words).
-    nonneg = SBNTopicModel(n_units=4, max_epochs=30, random_state=0, nonnegative=True).fit(X)
+    nonneg = SBNTopicModel.preset("perplexity", n_units=4, max_epochs=30, random_state=0, nonnegative=True).fit(X)
     assert nonneg.unit_word().min() >= 0.0 and nonneg.units_flipped_ == 0
     # A fixed prior logit stays fixed (negated for a flipped unit) and the background stays put.
-    fixed = SBNTopicModel(n_units=4, max_epochs=30, random_state=0, prior_logit=-2.0, fixed_background=True).fit(X)
+    fixed = SBNTopicModel.preset("perplexity", n_units=4, max_epochs=30, random_state=0, prior_logit=-2.0,
+                                  fixed_background=True).fit(X)
     np.testing.assert_allclose(np.abs(fixed.nets_.model.prior_logits.detach().numpy()), 2.0)
     freq = np.asarray(X.sum(axis=0)).ravel()
     U = fixed.nets_.model.visible.weight.detach().double()

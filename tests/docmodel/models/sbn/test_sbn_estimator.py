@@ -15,6 +15,7 @@ from docmodel.checkpoint import load_model
 from docmodel.cli import main
 from docmodel.errors import ModelError, NotFittedError
 from docmodel.evaluation import evaluate
+from docmodel.models.sbn import PRESETS
 from docmodel.models.sbn.estimator import SBNTopicModel
 
 
@@ -34,7 +35,9 @@ def planted_corpus(n_docs=400, n_blocks=4, words_per_block=8, length=40, seed=0)
 
 
 def small_model(**kw):
-    defaults = dict(n_units=6, max_epochs=40, batch_size=32, n_val_docs=40, patience=40, learning_rate=1e-2)
+    """A small SBN of the paper's kind (the ``perplexity`` preset: signed weights, learned prior)."""
+    defaults = dict(n_units=6, max_epochs=40, batch_size=32, n_val_docs=40, patience=40, learning_rate=1e-2,
+                    **PRESETS["perplexity"])
     defaults.update(kw)
     return SBNTopicModel(**defaults)
 

@@ -15,9 +15,10 @@ from docmodel.compare import CompareSettings
 from docmodel.compare import build_model as compare_model
 from docmodel.errors import ModelError
 from docmodel.models import REGISTRY
-from docmodel.models.sbn import MEAN_FIELD_STEPS
+from docmodel.models.sbn import MEAN_FIELD_STEPS, PRESETS
 from docmodel.models.sbn.config import train_config
 from docmodel.models.sbn.estimator import SBNTopicModel
+from docmodel.models.sbn.persistence import payload
 from docmodel.models.sbn.training import train
 from tests.docmodel.models.sbn.test_sbn_estimator import planted_corpus, small_model
 
@@ -76,6 +77,21 @@ def test_checkpoints_without_the_options_load_as_factorial(tmp_path):
     data["config"]["params"]["inference"] = "autoregressive"
     with pytest.raises(ModelError, match="checkpoint is malformed.*ar_weights"):
         SBNTopicModel.from_checkpoint(data)
+
+
+def test_checkpoints_without_the_readable_unit_options_load_as_they_were_trained(tmp_path):
+    """Models saved before the readable-unit options existed were trained with signed weights and a
+    learned prior: they load so, whatever the defaults are now."""
+    X, _ = planted_corpus(n_docs=100)
+    model = small_model(max_epochs=1, **PRESETS["perplexity"]).fit(X)
+    data = payload(model)
+    for key in ("prior_logit", "nonnegative", "fixed_background", "weight_l1"):
+        del data["config"]["params"][key]
+        data["config"]["architecture"].pop(key, None)
+    old = SBNTopicModel.from_checkpoint(data)
+    assert (old.prior_logit, old.nonnegative, old.fixed_background, old.weight_l1) == (None, False, False, 0.0)
+    assert old.nets_.model.prior_logits.requires_grad
+    np.testing.assert_array_equal(old.transform(X[:5]), model.transform(X[:5]))
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
