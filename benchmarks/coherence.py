@@ -45,12 +45,12 @@ CONFIGS = {
     "nonnegative+l1=10": {**PAPER, "nonnegative": True, "weight_l1": 10.0},
     "prior=-2": {**PAPER, "prior_logit": -2.0},
     "nonnegative+prior=-1": {**PAPER, "nonnegative": True, "prior_logit": -1.0},
-    "nonnegative+prior=-2": {**PAPER, "nonnegative": True, "prior_logit": -2.0},
+    "nonnegative+prior=-2 (the defaults)": {},
     "nonnegative+prior=-3": {**PAPER, "nonnegative": True, "prior_logit": -3.0},
-    "nonnegative+prior=-2+l1=10 (the defaults)": {},
     "lda": None,
 }
 """Rows: every option is set explicitly (on the perplexity preset), except the defaults' row."""
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -16,9 +16,10 @@ PRESETS = {
 """Named settings for one purpose (``SBNTopicModel.preset``, ``--preset``, the app's Train page);
 options given beside a preset override it. ``readable`` is what the defaults are: units that
 only add words (U >= 0) and a fixed sparse prior (each unit on in about 12% of documents a
-priori), so that each unit is a theme that few documents take, at a cost in perplexity. ``perplexity`` is the NVIL paper's model: signed unit-word weights and a
-learned prior, the best perplexity, with units that form a distributed code (about 22 of 50 on
-in every document) rather than topics. README, "Readable units", has the measured trade-off."""
+priori), so that each unit is a theme that few documents take, at a cost in perplexity.
+``perplexity`` is the NVIL paper's model: signed unit-word weights and a learned prior, the best
+perplexity, with units that form a distributed code (about 22 of 50 on in every document)
+rather than topics. README, "Readable units", has the measured trade-off."""
 
 MEAN_FIELD_STEPS = 5
 """The mean-field updates in q of a one-layer SBN with a factorial prior and q by default
