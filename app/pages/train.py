@@ -13,7 +13,7 @@ from app.runner import QUEUED, RUNNING
 from app.sweep_job import SweepJob
 from docmodel.compare import CompareSettings
 from docmodel.models import REGISTRY
-from docmodel.models.sbn import MEAN_FIELD_STEPS, PRESETS, resolve_mean_field_steps
+from docmodel.models.sbn import MEAN_FIELD_STEPS, PRESETS, preset_text, resolve_mean_field_steps
 
 STOPPED = {
     "max_epochs": "epoch limit",
@@ -105,7 +105,7 @@ def sbn_settings() -> None:
             perplexity_preset = st.checkbox(
                 "Best-perplexity preset", key="sbn_perplexity", persist_state=ui.KEEP,
                 help="The paper's model ("
-                + ", ".join(f"{k} = {'learned' if v is None else v}" for k, v in PRESETS["perplexity"].items())
+                + preset_text("perplexity", " = ")
                 + "): the lowest perplexity, units that are not topics; overrides the options below.",
             )
             r1, r2 = st.columns(2)

@@ -142,13 +142,12 @@ def prior_logit_arg(text: str):
 
 def add_unit_options(p) -> None:
     """The SBN's options for readable units (see ``SBNTopicModel``), shared by train and compare."""
-    from docmodel.models.sbn import PRESETS
+    from docmodel.models.sbn import PRESETS, preset_text
 
     p.add_argument(
         "--preset", choices=list(PRESETS),
         help="SBN: start from named settings; options given beside it override them. "
-        + "; ".join(f"{name}: " + ", ".join(f"{k}={LEARNED if v is None else v}" for k, v in values.items())
-                    for name, values in PRESETS.items())
+        + "; ".join(f"{name}: {preset_text(name)}" for name in PRESETS)
         + " (readable is the defaults: units that only add words and a sparse prior; perplexity is the NVIL "
         "paper's model: the best perplexity, units that form a distributed code rather than topics)",
     )

@@ -21,6 +21,12 @@ priori), so that each unit is a theme that few documents take, at a cost in perp
 perplexity, with units that form a distributed code (about 22 of 50 on in every document)
 rather than topics. README, "Readable units", has the measured trade-off."""
 
+def preset_text(name: str, sep: str = "=") -> str:
+    """A preset's settings as a person reads them ("nonnegative=False, prior_logit=learned, ..."),
+    for the CLI's help and the Train page."""
+    return ", ".join(f"{k}{sep}{'learned' if v is None else v}" for k, v in PRESETS[name].items())
+
+
 MEAN_FIELD_STEPS = 5
 """The mean-field updates in q of a one-layer SBN with a factorial prior and q by default
 (``SBNTopicModel(mean_field_steps="auto")``). Chosen on 1,000 validation documents with the updates
