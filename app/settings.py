@@ -92,6 +92,8 @@ def sbn_estimator(
     seed: int,
     fixed_background: bool | None = None,
     weight_l1: float | None = None,
+    coherence_weight: float | None = None,
+    overlap_weight: float | None = None,
     nonnegative: bool | None = None,
     prior_logit: float | None = None,
     prior: str = "factorial",
@@ -109,6 +111,10 @@ def sbn_estimator(
         units["fixed_background"] = bool(fixed_background)
     if weight_l1 is not None:
         units["weight_l1"] = float(weight_l1)
+    if coherence_weight is not None:
+        units["coherence_weight"] = float(coherence_weight)
+    if overlap_weight is not None:
+        units["overlap_weight"] = float(overlap_weight)
     if nonnegative is not None:
         units["nonnegative"] = bool(nonnegative)
     if prior_logit is not None:

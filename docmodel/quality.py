@@ -105,8 +105,7 @@ def npmi_coherence(
     used = np.unique(np.concatenate([np.asarray(u, dtype=np.int64) for u in units] + [np.zeros(0, np.int64)]))
     if len(used) and (used.min() < 0 or used.max() >= X.shape[1]):
         raise ModelError(f"top word ids must lie in [0, {X.shape[1]}), the training matrix's columns")
-    occurs = (X[:, used] > 0).astype(np.float64)  # docs x used words, 0/1
-    together = np.asarray((occurs.T @ occurs).todense())  # D(i, j); D(i) on the diagonal
+    pairs = npmi_matrix(co_occurrence(X, used), n_docs, eps)
     position = {w: i for i, w in enumerate(used.tolist())}
     out = np.full(len(units), np.nan)
     for k, unit in enumerate(units):
@@ -114,14 +113,42 @@ def npmi_coherence(
             continue
         pos = np.array([position[w] for w in unit])
         i, j = np.triu_indices(len(pos), k=1)
-        p_ij = together[pos[i], pos[j]] / n_docs
-        p_i = together[pos[i], pos[i]] / n_docs
-        p_j = together[pos[j], pos[j]] / n_docs
-        with np.errstate(divide="ignore", invalid="ignore"):
-            npmi = np.log((p_ij + eps) / (p_i * p_j)) / -np.log(p_ij + eps)
         # NPMI is symmetric, so the unordered pairs give gensim's mean over ordered pairs.
-        npmi[(p_i == 0) | (p_j == 0)] = -1.0
-        out[k] = npmi.mean()
+        out[k] = pairs[pos[i], pos[j]].mean()
+    return out
+
+
+def co_occurrence(X, words: np.ndarray) -> np.ndarray:
+    """D(i, j), the number of documents (rows of ``X``) that contain both words i and j of
+    ``words`` (column ids), with D(i) on the diagonal; shape (len(words), len(words))."""
+    X = X if sp.issparse(X) else sp.csr_matrix(X)
+    occurs = (X[:, words] > 0).astype(np.float64)  # docs x words, 0/1
+    return np.asarray((occurs.T @ occurs).todense())
+
+
+def npmi_matrix(together: np.ndarray, n_docs: int, eps: float = NPMI_EPSILON) -> np.ndarray:
+    """NPMI of every pair of words from their document co-occurrence.
+
+    Parameters
+    ----------
+    together : ndarray, shape (n, n)
+        D(i, j) with D(i) on the diagonal (:func:`co_occurrence`).
+    n_docs : int
+        Documents counted, N.
+    eps : float
+        See :func:`npmi_coherence`, whose conventions this follows (a pair with a word that
+        occurs in no document scores -1).
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        NPMI(i, j); the diagonal holds a word's NPMI with itself (1 where it occurs).
+    """
+    p = np.diag(together) / n_docs
+    p_ij = together / n_docs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log((p_ij + eps) / np.outer(p, p)) / -np.log(p_ij + eps)
+    out[(p[:, None] == 0) | (p[None, :] == 0)] = -1.0
     return out
 
 

@@ -117,6 +117,14 @@ def sbn_settings() -> None:
                                         key="sbn_l1", persist_state=ui.KEEP,
                                         help="Laplace prior on U: about the number of documents of evidence a word "
                                         "needs before a unit takes it. 0: off.")
+            coherence = r1.number_input("Coherence weight", 0.0, 100.0, float(default["coherence_weight"]), step=0.5,
+                                        key="sbn_coherence", persist_state=ui.KEEP,
+                                        help="A prior that steers each unit's largest weights to words the training "
+                                        "documents use together (their NPMI). 0: off.")
+            overlap = r2.number_input("Overlap weight", 0.0, 10_000.0, float(default["overlap_weight"]), step=10.0,
+                                      key="sbn_overlap", persist_state=ui.KEEP,
+                                      help="A penalty on units that share their largest-weight words, so that units "
+                                      "say different things. 0: off.")
             nonnegative = r1.checkbox("Units only add words", default["nonnegative"], key="sbn_nonnegative",
                                       persist_state=ui.KEEP, help="Unit-word weights U >= 0.")
             prior = r2.number_input("Fixed prior logit (0 = learned)", -10.0, 0.0,
@@ -128,13 +136,14 @@ def sbn_settings() -> None:
         with ui.page_errors("starting the SBN"):
             layers = settings.parse_layers(layers_text)
             algo = settings.SBN_ALGORITHMS[algorithm]
-            units = {"fixed_background": background, "weight_l1": weight_l1, "nonnegative": nonnegative,
-                     "prior_logit": prior}
+            units = {"fixed_background": background, "weight_l1": weight_l1, "coherence_weight": coherence,
+                     "overlap_weight": overlap, "nonnegative": nonnegative, "prior_logit": prior}
             if perplexity_preset:
                 units.update({k: 0.0 if k == "prior_logit" and v is None else v
                               for k, v in PRESETS["perplexity"].items()})
-            background, weight_l1, nonnegative, prior = (units[k] for k in ("fixed_background", "weight_l1",
-                                                                             "nonnegative", "prior_logit"))
+            background, weight_l1, coherence, overlap, nonnegative, prior = (
+                units[k] for k in ("fixed_background", "weight_l1", "coherence_weight", "overlap_weight", "nonnegative",
+                                   "prior_logit"))
             estimator = settings.sbn_estimator(
                 layers=layers, algorithm=algo, max_epochs=max_epochs, max_seconds=max_seconds,
                 learning_rate=lr, encoder_learning_rate=enc_lr, batch_size=batch, patience=patience, seed=seed,
@@ -150,7 +159,8 @@ def sbn_settings() -> None:
                 return
             run_settings = {"kind": "sbn", "algorithm": algo, "layers": list(layers), "max_epochs": max_epochs,
                             "max_seconds": max_seconds, "learning_rate": lr, "batch_size": batch, "seed": seed,
-                            "fixed_background": background, "weight_l1": weight_l1, "nonnegative": nonnegative,
+                            "fixed_background": background, "weight_l1": weight_l1,
+                            "coherence_weight": coherence, "overlap_weight": overlap, "nonnegative": nonnegative,
                             "prior_logit": prior, "prior": settings.SBN_PRIORS[prior_label],
                             "inference": settings.SBN_INFERENCE[inference_label],
                             "mean_field_steps": resolve_mean_field_steps(

@@ -126,7 +126,8 @@ def given(args, names: dict[str, str]) -> dict:
 
 
 UNIT_OPTIONS = {"prior_logit": "prior_logit", "nonnegative": "nonnegative", "fixed_background": "fixed_background",
-                "weight_l1": "weight_l1"}
+                "weight_l1": "weight_l1", "coherence_weight": "coherence_weight",
+                "overlap_weight": "overlap_weight"}
 LEARNED = "learned"
 
 
@@ -169,6 +170,16 @@ def add_unit_options(p) -> None:
         p, "--weight-l1", type=float, metavar="RATE", param="weight_l1",
         help="SBN: Laplace prior (L1 penalty) on U with this rate; about the number of documents of "
         "evidence a word needs before a unit takes it (0: off)",
+    )
+    estimator_option(
+        p, "--coherence-weight", type=float, metavar="W", param="coherence_weight",
+        help="SBN: weight of a coherence prior that steers each unit's largest weights to words the training "
+        "documents use together (NPMI of its 30 largest-weight words, per document; 0: off)",
+    )
+    estimator_option(
+        p, "--overlap-weight", type=float, metavar="W", param="overlap_weight",
+        help="SBN: weight of a penalty on units that share their largest-weight words, so that units say "
+        "different things (per document; 0: off)",
     )
 
 

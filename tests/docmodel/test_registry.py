@@ -99,6 +99,12 @@ def test_the_presets_the_defaults_and_what_overrides_them():
     cli = build_model(_args("--prior-logit", "learned", "--no-nonnegative"))
     assert (cli.nonnegative, cli.prior_logit) == (False, None)
     assert (build_model(_args()).nonnegative, build_model(_args()).prior_logit) == (True, defaults["prior_logit"])
+    cli = build_model(_args("--preset", "perplexity"))
+    assert (cli.coherence_weight, cli.overlap_weight) == (0.0, 0.0)
+    cli = build_model(_args("--preset", "perplexity", "--coherence-weight", "2", "--overlap-weight", "50"))
+    assert (cli.coherence_weight, cli.overlap_weight) == (2.0, 50.0)
+    assert (build_model(_args()).coherence_weight, build_model(_args()).overlap_weight) == (
+        defaults["coherence_weight"], defaults["overlap_weight"])
 
 
 def test_checkpoints_are_loaded_through_the_registry(tmp_path):

@@ -39,6 +39,8 @@ class TrainConfig:
     patience: int
     weight_decay: float
     weight_l1: float
+    coherence_weight: float
+    overlap_weight: float
     encoder_dropout: float
     encoder_dropout_words: bool
     encoder_dreams: float
@@ -83,6 +85,10 @@ class TrainConfig:
             raise ModelError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not self.weight_l1 >= 0:
             raise ModelError(f"weight_l1 must be >= 0, got {self.weight_l1}")
+        if not (self.coherence_weight >= 0 and np.isfinite(self.coherence_weight)):
+            raise ModelError(f"coherence_weight must be a finite number >= 0, got {self.coherence_weight}")
+        if not (self.overlap_weight >= 0 and np.isfinite(self.overlap_weight)):
+            raise ModelError(f"overlap_weight must be a finite number >= 0, got {self.overlap_weight}")
 
 
 def train_config(est, train_lengths: np.ndarray | None = None) -> TrainConfig:
@@ -123,6 +129,8 @@ def train_config(est, train_lengths: np.ndarray | None = None) -> TrainConfig:
         patience=est.patience,
         weight_decay=est.weight_decay,
         weight_l1=est.weight_l1,
+        coherence_weight=est.coherence_weight,
+        overlap_weight=est.overlap_weight,
         encoder_dropout=est.encoder_dropout,
         encoder_dropout_words=est.encoder_dropout_words,
         encoder_dreams=est.encoder_dreams,

@@ -126,6 +126,17 @@ class SBNTopicModel(Scoring, TopicModel):
         Rate of a Laplace (L1) penalty on U: a word needs about this many documents of evidence
         before a unit takes it (SAGE's sparse deviations; the loss carries weight_l1 / n_docs per
         document). 0 (the default): off.
+    coherence_weight : float
+        Weight of a coherence prior on the units' words (per training document): minus the NPMI,
+        in the training documents, between each unit's 30 largest-weight words, weighted by a
+        softmax of those weights (:mod:`docmodel.models.sbn.coherence`). It steers each unit
+        towards words that documents use together (1, the default: units as coherent as LDA's
+        topics or more, at a small cost in perplexity; README, "Readable units"). 0: off.
+    overlap_weight : float
+        Weight of a penalty on units that share their largest-weight words (per training document):
+        for each unit, the mean over the other units of the chance that a word drawn from the
+        softmax of its 30 largest weights and one drawn from the other unit's are the same. It
+        makes units say different things. 0: off.
     encoder_dropout : float
         NVIL, REINFORCE and relaxed: dropout on the inference network's input while training
         (0.2 by default), so that q does not fit the training documents at the expense of new ones.
@@ -196,6 +207,8 @@ class SBNTopicModel(Scoring, TopicModel):
         nonnegative: bool = True,
         fixed_background: bool = False,
         weight_l1: float = 0.0,
+        coherence_weight: float = 3.0,
+        overlap_weight: float = 600.0,
         encoder_dropout: float = 0.2,
         encoder_dropout_words: bool = True,
         encoder_length_weights: bool = True,
@@ -237,6 +250,8 @@ class SBNTopicModel(Scoring, TopicModel):
         self.nonnegative = nonnegative
         self.fixed_background = fixed_background
         self.weight_l1 = weight_l1
+        self.coherence_weight = coherence_weight
+        self.overlap_weight = overlap_weight
         self.encoder_dropout = encoder_dropout
         self.encoder_dropout_words = encoder_dropout_words
         self.encoder_length_weights = encoder_length_weights

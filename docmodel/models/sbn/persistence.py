@@ -39,8 +39,10 @@ def payload(model) -> dict:
     }
 
 
-PRE_OPTION_VALUES = {"prior_logit": None, "nonnegative": False, "fixed_background": False, "weight_l1": 0.0}
-"""What a model saved before the readable-unit options existed was trained with."""
+PRE_OPTION_VALUES = {"prior_logit": None, "nonnegative": False, "fixed_background": False, "weight_l1": 0.0,
+                     "coherence_weight": 0.0, "overlap_weight": 0.0}
+"""What a model saved before the readable-unit options existed was trained with (a model saved
+before ``coherence_weight`` and ``overlap_weight`` existed was trained without them)."""
 
 
 def restore(cls, data: dict):

@@ -34,6 +34,7 @@ import torch
 from docmodel.errors import ModelError
 from docmodel.models.batching import CSRRows, epoch_order
 from docmodel.models.epochs import PROGRESS_EVERY
+from docmodel.models.sbn.coherence import CoherencePrior
 from docmodel.models.sbn.config import TrainConfig
 from docmodel.models.sbn.distributed import Local
 from docmodel.models.sbn.nvil import VarianceReduction
@@ -177,6 +178,7 @@ class _Run:
         self.val_lengths = np.asarray(X_val.sum(axis=1)).ravel()
         self.n_docs = X.shape[0]
         self.batches = CSRRows(X, device)
+        self.coherence = CoherencePrior(X, device) if cfg.coherence_weight or cfg.overlap_weight else None
         self.params = [p for m in (nets.model, nets.encoder, nets.baselines) for p in m.parameters()]
         self.ema = ParameterAverage(nets, cfg.ema_decay) if cfg.ema_decay else None
         nets.stats = stats_on(nets.stats, device)
@@ -257,6 +259,8 @@ class _Run:
         if self.elbo_sum is None or (epoch - 1) % self.epochs_per_round == 0:
             self.elbo_sum = torch.zeros((), dtype=torch.float64, device=self.device)
             self.seen, self.round_start, self.interim_seconds = 0, time.perf_counter(), 0.0
+        if self.coherence is not None:
+            self.coherence.choose_words(self.nets.model.visible.weight)
         order = epoch_order(self.cfg.seed, epoch, self.n_docs)
         for start in range(0, self.n_docs, self.cfg.batch_size):
             if self.step(order[start : start + self.cfg.batch_size], epoch):
@@ -339,6 +343,13 @@ class _Run:
             # A Laplace prior on U with rate weight_l1, spread over the training documents so
             # that its strength does not depend on the corpus size (the loss is per document).
             loss = loss + cfg.weight_l1 / self.n_docs * nets.model.visible.weight.abs().sum()
+        if self.coherence is not None:
+            # Per document, like the likelihood: the same strength on a small corpus as a large one.
+            U = nets.model.visible.weight
+            if cfg.coherence_weight:
+                loss = loss + cfg.coherence_weight * self.coherence.penalty(U)
+            if cfg.overlap_weight:
+                loss = loss + cfg.overlap_weight * self.coherence.overlap(U)
         weight = n_local * parallel.world_size / len(rows)
         if weight != 1.0:
             # After the workers' gradients are averaged, this gives the global minibatch mean.

@@ -85,11 +85,12 @@ def test_checkpoints_without_the_readable_unit_options_load_as_they_were_trained
     X, _ = planted_corpus(n_docs=100)
     model = small_model(max_epochs=1, **PRESETS["perplexity"]).fit(X)
     data = payload(model)
-    for key in ("prior_logit", "nonnegative", "fixed_background", "weight_l1"):
+    for key in ("prior_logit", "nonnegative", "fixed_background", "weight_l1", "coherence_weight"):
         del data["config"]["params"][key]
         data["config"]["architecture"].pop(key, None)
     old = SBNTopicModel.from_checkpoint(data)
-    assert (old.prior_logit, old.nonnegative, old.fixed_background, old.weight_l1) == (None, False, False, 0.0)
+    assert (old.prior_logit, old.nonnegative, old.fixed_background, old.weight_l1, old.coherence_weight) == (
+        None, False, False, 0.0, 0.0)
     assert old.nets_.model.prior_logits.requires_grad
     np.testing.assert_array_equal(old.transform(X[:5]), model.transform(X[:5]))
 

@@ -1,0 +1,90 @@
+"""A coherence prior on the units' words (``coherence_weight``): each unit's largest weights
+should go to words that the training documents use together.
+
+For unit k with its ``n_top`` largest weights at words W_k (by U[:, k]), a = softmax(U[W_k, k])
+and C the NPMI between those words (document co-occurrence in the training documents, the
+statistic of :func:`docmodel.quality.npmi_coherence`, zero on the diagonal), the unit's coherence
+is a^T C a. The training loss carries ``coherence_weight`` times minus the sum over units, per
+document: a prior on U, like the L1 penalty, so the NVIL estimator is untouched and the term's
+gradient is exact. (Coherence-aware topic models add such a term to the decoder's objective;
+Ding, Nallapati & Xiang, "Coherence-Aware Neural Topic Modeling", EMNLP 2018.)
+
+The words W_k are chosen again at the start of every epoch (the term's gradient flows to the
+weights of the chosen words); between choices they stay fixed, so the co-occurrence counts are
+computed once an epoch for at most units x ``n_top`` words, whatever the vocabulary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from docmodel.quality import co_occurrence, npmi_matrix
+
+# Words per unit whose co-occurrence the prior scores.
+COHERENCE_TOP_WORDS = 30
+
+
+class CoherencePrior:
+    """The coherence term of the training loss for one training corpus.
+
+    Parameters
+    ----------
+    X : csr_matrix, shape (n_docs, n_words)
+        The training documents (only whether a word occurs in a document matters).
+    device : torch.device
+    n_top : int
+        Words per unit scored (fewer if the vocabulary is smaller).
+    """
+
+    def __init__(self, X, device, n_top: int = COHERENCE_TOP_WORDS):
+        self.occurs = (sp.csc_matrix(X) > 0).astype(np.float64)
+        self.n_docs = X.shape[0]
+        self.n_top = min(n_top, X.shape[1])
+        self.device = device
+        self.words: torch.Tensor | None = None  # (n_top, K) word ids
+        self.npmi: torch.Tensor | None = None  # (K, n_top, n_top)
+        self.positions: torch.Tensor | None = None
+        self.n_chosen = 0
+
+    def choose_words(self, U: torch.Tensor) -> None:
+        """Each unit's ``n_top`` largest weights in U (n_words, K), and their words' NPMI."""
+        words = torch.topk(U.detach(), self.n_top, dim=0).indices  # n_top, K
+        ids = words.T.cpu().numpy()  # K, n_top
+        used, where = np.unique(ids, return_inverse=True)
+        pairs = npmi_matrix(co_occurrence(self.occurs, used), self.n_docs)
+        np.fill_diagonal(pairs, 0.0)
+        where = where.reshape(ids.shape)
+        blocks = pairs[where[:, :, None], where[:, None, :]]  # K, n_top, n_top
+        self.words = words.to(self.device)
+        self.positions = torch.from_numpy(where).to(self.device)  # K, n_top: each word's place among those chosen
+        self.n_chosen = len(used)
+        self.npmi = torch.from_numpy(blocks).to(self.device, U.dtype)
+
+    def penalty(self, U: torch.Tensor) -> torch.Tensor:
+        """Minus the units' summed coherence (a scalar, differentiable in U)."""
+        if self.words is None:
+            self.choose_words(U)
+        a = torch.softmax(torch.gather(U, 0, self.words), 0)  # n_top, K
+        return -torch.einsum("mk,kmn,nk->", a, self.npmi, a)
+
+    def overlap(self, U: torch.Tensor) -> torch.Tensor:
+        """The units' summed overlap (a scalar, differentiable in U): for each unit, the mean over
+        the other units of the chance that a word drawn from its top-word weights a and one drawn
+        from the other's are the same word."""
+        if self.words is None:
+            self.choose_words(U)
+        n_units = U.shape[1]
+        if n_units < 2:
+            return U.sum() * 0.0
+        a = torch.softmax(torch.gather(U, 0, self.words), 0)  # n_top, K
+        A = torch.zeros(n_units, self.n_chosen, dtype=U.dtype, device=U.device).scatter(1, self.positions, a.T)
+        G = A @ A.T
+        return (G.sum() - G.diagonal().sum()) / (n_units - 1)
+
+    def coherence(self, U: torch.Tensor) -> np.ndarray:
+        """Each unit's coherence a^T C a for the words chosen last, shape (K,)."""
+        with torch.no_grad():
+            a = torch.softmax(torch.gather(U, 0, self.words), 0)
+            return torch.einsum("mk,kmn,nk->k", a, self.npmi, a).cpu().numpy()
