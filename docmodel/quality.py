@@ -144,12 +144,17 @@ def npmi_matrix(together: np.ndarray, n_docs: int, eps: float = NPMI_EPSILON) ->
     ndarray, shape (n, n)
         NPMI(i, j); the diagonal holds a word's NPMI with itself (1 where it occurs).
     """
-    p = np.diag(together) / n_docs
-    p_ij = together / n_docs
+    d = np.diag(together)
+    return npmi_from_counts(together, d[:, None], d[None, :], n_docs, eps)
+
+
+def npmi_from_counts(d_ij, d_i, d_j, n_docs: int, eps: float = NPMI_EPSILON) -> np.ndarray:
+    """NPMI of word pairs from D(i, j), D(i) and D(j) (arrays that broadcast together), with the
+    conventions of :func:`npmi_coherence`."""
+    p_ij, p_i, p_j = np.asarray(d_ij) / n_docs, np.asarray(d_i) / n_docs, np.asarray(d_j) / n_docs
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log((p_ij + eps) / np.outer(p, p)) / -np.log(p_ij + eps)
-    out[(p[:, None] == 0) | (p[None, :] == 0)] = -1.0
-    return out
+        out = np.log((p_ij + eps) / (p_i * p_j)) / -np.log(p_ij + eps)
+    return np.where((p_i == 0) | (p_j == 0), -1.0, out)
 
 
 def topic_diversity(top_words, n_top: int = 25) -> float:

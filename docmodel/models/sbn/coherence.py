@@ -1,5 +1,6 @@
 """A coherence prior on the units' words (``coherence_weight``): each unit's largest weights
-should go to words that the training documents use together.
+should go to words that the training documents use together; and a penalty on units that share
+those words (``overlap_weight``), so that units say different things.
 
 For unit k with its ``n_top`` largest weights at words W_k (by U[:, k]), a = softmax(U[W_k, k])
 and C the NPMI between those words (document co-occurrence in the training documents, the
@@ -8,6 +9,13 @@ is a^T C a. The training loss carries ``coherence_weight`` times minus the sum o
 document: a prior on U, like the L1 penalty, so the NVIL estimator is untouched and the term's
 gradient is exact. (Coherence-aware topic models add such a term to the decoder's objective;
 Ding, Nallapati & Xiang, "Coherence-Aware Neural Topic Modeling", EMNLP 2018.)
+
+The overlap of unit k is the mean, over the other units j, of a_k . a_j (with each a spread over
+the whole vocabulary, zero outside W): the chance that a word drawn from one unit's top-word
+weights and a word drawn from the other's are the same. The loss carries ``overlap_weight`` times
+the sum over units, per document. Two units with the same 30 words, evenly weighted, overlap by
+1/30, and a unit's overlap averages over its 49 others (50 units), so weights in the hundreds
+balance the coherence term.
 
 The words W_k are chosen again at the start of every epoch (the term's gradient flows to the
 weights of the chosen words); between choices they stay fixed, so the co-occurrence counts are
@@ -20,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from docmodel.quality import co_occurrence, npmi_matrix
+from docmodel.quality import co_occurrence, npmi_from_counts
 
 # Words per unit whose co-occurrence the prior scores.
 COHERENCE_TOP_WORDS = 30
@@ -53,10 +61,12 @@ class CoherencePrior:
         words = torch.topk(U.detach(), self.n_top, dim=0).indices  # n_top, K
         ids = words.T.cpu().numpy()  # K, n_top
         used, where = np.unique(ids, return_inverse=True)
-        pairs = npmi_matrix(co_occurrence(self.occurs, used), self.n_docs)
-        np.fill_diagonal(pairs, 0.0)
+        together = co_occurrence(self.occurs, used)
         where = where.reshape(ids.shape)
-        blocks = pairs[where[:, :, None], where[:, None, :]]  # K, n_top, n_top
+        alone = np.diag(together)[where]  # K, n_top: D(i)
+        blocks = npmi_from_counts(together[where[:, :, None], where[:, None, :]], alone[:, :, None], alone[:, None, :],
+                                  self.n_docs)  # K, n_top, n_top
+        blocks[:, np.arange(self.n_top), np.arange(self.n_top)] = 0.0
         self.words = words.to(self.device)
         self.positions = torch.from_numpy(where).to(self.device)  # K, n_top: each word's place among those chosen
         self.n_chosen = len(used)
