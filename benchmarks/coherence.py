@@ -47,9 +47,10 @@ CONFIGS = {
     "nonnegative+prior=-1": {**PAPER, "nonnegative": True, "prior_logit": -1.0},
     "nonnegative+prior=-2": {**PAPER, "nonnegative": True, "prior_logit": -2.0},
     "nonnegative+prior=-3": {**PAPER, "nonnegative": True, "prior_logit": -3.0},
-    "coherence=1": {**PAPER, "coherence_weight": 1.0},
-    "nonnegative+prior=-2+coherence=1 (the defaults)": {},
-    "nonnegative+prior=-2+coherence=10": {**PAPER, "nonnegative": True, "prior_logit": -2.0, "coherence_weight": 10.0},
+    "coherence=3": {**PAPER, "coherence_weight": 3.0},
+    "nonnegative+prior=-2+coherence=1": {**PAPER, "nonnegative": True, "prior_logit": -2.0, "coherence_weight": 1.0},
+    "nonnegative+prior=-2+coherence=3": {**PAPER, "nonnegative": True, "prior_logit": -2.0, "coherence_weight": 3.0},
+    "nonnegative+prior=-2+coherence=3+overlap=600 (the defaults)": {},
     "lda": None,
 }
 """Rows: every option is set explicitly (on the perplexity preset), except the defaults' row."""
