@@ -18,8 +18,9 @@ PRESETS = {
 """Named settings for one purpose (``SBNTopicModel.preset``, ``--preset``, the app's Train page);
 options given beside a preset override it. ``readable`` is what the defaults are: units that
 only add words (U >= 0), a fixed sparse prior (each unit on in about 12% of documents a
-priori), so that each unit is a theme that few documents take, and a coherence prior that steers
-each unit's largest weights to words that documents use together, at a cost in perplexity.
+priori), so that each unit is a theme that few documents take, a coherence prior that steers
+each unit's largest weights to words that documents use together, and a penalty on units that
+share those words, at a cost in perplexity.
 ``perplexity`` is the NVIL paper's model: signed unit-word weights and a learned prior, the best
 perplexity, with units that form a distributed code (about 22 of 50 on in every document)
 rather than topics. README, "Readable units", has the measured trade-off."""

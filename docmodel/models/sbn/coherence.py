@@ -35,7 +35,7 @@ COHERENCE_TOP_WORDS = 30
 
 
 class CoherencePrior:
-    """The coherence term of the training loss for one training corpus.
+    """The coherence and overlap terms of the training loss for one training corpus.
 
     Parameters
     ----------

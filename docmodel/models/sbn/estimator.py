@@ -130,13 +130,15 @@ class SBNTopicModel(Scoring, TopicModel):
         Weight of a coherence prior on the units' words (per training document): minus the NPMI,
         in the training documents, between each unit's 30 largest-weight words, weighted by a
         softmax of those weights (:mod:`docmodel.models.sbn.coherence`). It steers each unit
-        towards words that documents use together (1, the default: units as coherent as LDA's
-        topics or more, at a small cost in perplexity; README, "Readable units"). 0: off.
+        towards words that documents use together. 3 (the default, chosen on validation documents
+        with ``overlap_weight=600``; README, "Readable units"): units about as coherent as LDA's
+        topics or more, at a small cost in perplexity. 0: off.
     overlap_weight : float
         Weight of a penalty on units that share their largest-weight words (per training document):
         for each unit, the mean over the other units of the chance that a word drawn from the
         softmax of its 30 largest weights and one drawn from the other unit's are the same. It
-        makes units say different things. 0: off.
+        makes units say different things (600, the default: diversity near 0.6 on 20 Newsgroups,
+        at some cost in coherence). 0: off.
     encoder_dropout : float
         NVIL, REINFORCE and relaxed: dropout on the inference network's input while training
         (0.2 by default), so that q does not fit the training documents at the expense of new ones.
