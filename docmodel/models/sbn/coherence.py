@@ -2,7 +2,7 @@
 should go to words that the training documents use together; and a penalty on units that share
 those words (``overlap_weight``), so that units say different things.
 
-For unit k with its ``n_top`` largest weights (30, or the unit's share of a smaller vocabulary) at words W_k (by U[:, k]), a = softmax(U[W_k, k])
+For unit k with its ``n_top`` largest weights (30, or the whole of a smaller vocabulary) at words W_k (by U[:, k]), a = softmax(U[W_k, k])
 and C the NPMI between those words (document co-occurrence in the training documents, the
 statistic of :func:`docmodel.quality.npmi_coherence`, zero on the diagonal), the unit's coherence
 is a^T C a. The training loss carries ``coherence_weight`` times minus the sum over units, per
@@ -42,17 +42,14 @@ class CoherencePrior:
     X : csr_matrix, shape (n_docs, n_words)
         The training documents (only whether a word occurs in a document matters).
     device : torch.device
-    n_units : int
-        Units of the word layer: each scores at most its share of the vocabulary, so that on a
-        small vocabulary the units' words need not all be the same words.
     n_top : int
-        Words per unit scored, at most.
+        Words per unit scored (fewer if the vocabulary is smaller).
     """
 
-    def __init__(self, X, device, n_units: int, n_top: int = COHERENCE_TOP_WORDS):
+    def __init__(self, X, device, n_top: int = COHERENCE_TOP_WORDS):
         self.occurs = (sp.csc_matrix(X) > 0).astype(np.float64)
         self.n_docs = X.shape[0]
-        self.n_top = max(1, min(n_top, X.shape[1] // max(1, n_units)))
+        self.n_top = min(n_top, X.shape[1])
         self.device = device
         self.words: torch.Tensor | None = None  # (n_top, K) word ids
         self.npmi: torch.Tensor | None = None  # (K, n_top, n_top)

@@ -178,8 +178,7 @@ class _Run:
         self.val_lengths = np.asarray(X_val.sum(axis=1)).ravel()
         self.n_docs = X.shape[0]
         self.batches = CSRRows(X, device)
-        self.coherence = (CoherencePrior(X, device, nets.model.visible.weight.shape[1])
-                          if cfg.coherence_weight or cfg.overlap_weight else None)
+        self.coherence = CoherencePrior(X, device) if cfg.coherence_weight or cfg.overlap_weight else None
         self.params = [p for m in (nets.model, nets.encoder, nets.baselines) for p in m.parameters()]
         self.ema = ParameterAverage(nets, cfg.ema_decay) if cfg.ema_decay else None
         nets.stats = stats_on(nets.stats, device)

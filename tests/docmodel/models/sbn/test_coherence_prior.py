@@ -25,7 +25,7 @@ def _weights(n_words, n_units, seed=0):
 def test_the_prior_scores_each_units_largest_weights_by_the_npmi_the_reports_use():
     X, _ = planted_corpus(n_docs=120)
     U = _weights(X.shape[1], 5)
-    prior = CoherencePrior(X, "cpu", 5, n_top=6)
+    prior = CoherencePrior(X, "cpu", n_top=6)
     prior.choose_words(U)
     top = torch.argsort(U, 0, descending=True)[:6].T.numpy()  # each unit's six largest weights
     assert np.array_equal(np.sort(prior.words.T.numpy(), 1), np.sort(top, 1))
@@ -36,17 +36,10 @@ def test_the_prior_scores_each_units_largest_weights_by_the_npmi_the_reports_use
     np.testing.assert_allclose(uniform, npmi_coherence(top, X, n_top=6) * 5 / 6, rtol=1e-12)
 
 
-def test_each_unit_scores_at_most_its_share_of_a_small_vocabulary():
-    X, _ = planted_corpus(n_docs=60)  # 32 words
-    assert CoherencePrior(X, "cpu", 4).n_top == 8
-    assert CoherencePrior(X, "cpu", 1).n_top == 30
-    assert CoherencePrior(X, "cpu", 64).n_top == 1
-
-
 def test_the_penalty_is_minus_the_summed_coherence_and_its_gradient_is_exact():
     X, _ = planted_corpus(n_docs=120)
     U = _weights(X.shape[1], 4, seed=1).requires_grad_(True)
-    prior = CoherencePrior(X, "cpu", 4, n_top=5)
+    prior = CoherencePrior(X, "cpu", n_top=5)
     prior.choose_words(U)
     pen = prior.penalty(U)
     assert pen.item() == pytest.approx(-prior.coherence(U.detach()).sum(), rel=1e-12)
@@ -64,7 +57,7 @@ def test_the_overlap_counts_shared_top_words_between_units():
     U = torch.zeros(X.shape[1], 3, dtype=torch.float64)
     U[0:4, 0] = U[0:4, 1] = 5.0  # units 0 and 1: the same four words
     U[8:12, 2] = 5.0  # unit 2: four others
-    prior = CoherencePrior(X, "cpu", 3, n_top=4)
+    prior = CoherencePrior(X, "cpu", n_top=4)
     prior.choose_words(U)
     # Units 0 and 1 each draw one of their four words with chance 1/4: the same word with chance
     # 1/4; unit 2 shares none. Mean over the other two units: 1/8 for units 0 and 1, 0 for unit 2.
@@ -72,7 +65,7 @@ def test_the_overlap_counts_shared_top_words_between_units():
     U2 = U.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(prior.overlap(U2), U2)
     assert torch.all(grad[8:12, 2] == 0)  # a unit that shares nothing feels no push
-    assert CoherencePrior(X, "cpu", 1, n_top=4).overlap(U[:, :1]).item() == 0.0  # one unit: nothing to share
+    assert CoherencePrior(X, "cpu", n_top=4).overlap(U[:, :1]).item() == 0.0  # one unit: nothing to share
 
 
 def test_the_term_enters_the_training_loss_with_its_weight_per_document():
