@@ -2,10 +2,10 @@
 should go to words that the training documents use together; and a penalty on units that share
 those words (``overlap_weight``), so that units say different things.
 
-For unit k with its ``n_top`` largest weights (30, or the whole of a smaller vocabulary) at words W_k (by U[:, k]), a = softmax(U[W_k, k])
-and C the NPMI between those words (document co-occurrence in the training documents, the
-statistic of :func:`docmodel.quality.npmi_coherence`, zero on the diagonal), the unit's coherence
-is a^T C a. The training loss carries ``coherence_weight`` times minus the sum over units, per
+For unit k with its ``n_top`` largest weights (30, or the whole of a smaller vocabulary) at words
+W_k (by U[:, k]), a = softmax(U[W_k, k]) and C the NPMI between those words (document
+co-occurrence in the training documents, the statistic of :func:`docmodel.quality.npmi_coherence`,
+zero on the diagonal), the unit's coherence is a^T C a. The training loss carries ``coherence_weight`` times minus the sum over units, per
 document: a prior on U, like the L1 penalty, so the NVIL estimator is untouched and the term's
 gradient is exact. (Coherence-aware topic models add such a term to the decoder's objective;
 Ding, Nallapati & Xiang, "Coherence-Aware Neural Topic Modeling", EMNLP 2018.)
@@ -72,29 +72,44 @@ class CoherencePrior:
         self.n_chosen = len(used)
         self.npmi = torch.from_numpy(blocks).to(self.device, U.dtype)
 
+    def loss(self, U: torch.Tensor, coherence_weight: float, overlap_weight: float) -> torch.Tensor:
+        """``coherence_weight`` x :meth:`penalty` + ``overlap_weight`` x :meth:`overlap`, with the
+        top-word weights computed once (the training loop's call, every step)."""
+        a = self._top_weights(U)
+        out = U.new_zeros(())
+        if coherence_weight:
+            out = out - coherence_weight * torch.einsum("mk,kmn,nk->", a, self.npmi, a)
+        if overlap_weight:
+            out = out + overlap_weight * self._overlap(a)
+        return out
+
     def penalty(self, U: torch.Tensor) -> torch.Tensor:
         """Minus the units' summed coherence (a scalar, differentiable in U)."""
-        if self.words is None:
-            self.choose_words(U)
-        a = torch.softmax(torch.gather(U, 0, self.words), 0)  # n_top, K
+        a = self._top_weights(U)
         return -torch.einsum("mk,kmn,nk->", a, self.npmi, a)
 
     def overlap(self, U: torch.Tensor) -> torch.Tensor:
         """The units' summed overlap (a scalar, differentiable in U): for each unit, the mean over
         the other units of the chance that a word drawn from its top-word weights a and one drawn
         from the other's are the same word."""
+        return self._overlap(self._top_weights(U))
+
+    def _top_weights(self, U: torch.Tensor) -> torch.Tensor:
+        """a: the softmax of each unit's weights at its chosen words, shape (n_top, K)."""
         if self.words is None:
             self.choose_words(U)
-        n_units = U.shape[1]
+        return torch.softmax(torch.gather(U, 0, self.words), 0)
+
+    def _overlap(self, a: torch.Tensor) -> torch.Tensor:
+        n_units = a.shape[1]
         if n_units < 2:
-            return U.sum() * 0.0
-        a = torch.softmax(torch.gather(U, 0, self.words), 0)  # n_top, K
-        A = torch.zeros(n_units, self.n_chosen, dtype=U.dtype, device=U.device).scatter(1, self.positions, a.T)
+            return a.sum() * 0.0
+        A = torch.zeros(n_units, self.n_chosen, dtype=a.dtype, device=a.device).scatter(1, self.positions, a.T)
         G = A @ A.T
         return (G.sum() - G.diagonal().sum()) / (n_units - 1)
 
     def coherence(self, U: torch.Tensor) -> np.ndarray:
         """Each unit's coherence a^T C a for the words chosen last, shape (K,)."""
         with torch.no_grad():
-            a = torch.softmax(torch.gather(U, 0, self.words), 0)
+            a = self._top_weights(U)
             return torch.einsum("mk,kmn,nk->k", a, self.npmi, a).cpu().numpy()

@@ -345,11 +345,7 @@ class _Run:
             loss = loss + cfg.weight_l1 / self.n_docs * nets.model.visible.weight.abs().sum()
         if self.coherence is not None:
             # Per document, like the likelihood: the same strength on a small corpus as a large one.
-            U = nets.model.visible.weight
-            if cfg.coherence_weight:
-                loss = loss + cfg.coherence_weight * self.coherence.penalty(U)
-            if cfg.overlap_weight:
-                loss = loss + cfg.overlap_weight * self.coherence.overlap(U)
+            loss = loss + self.coherence.loss(nets.model.visible.weight, cfg.coherence_weight, cfg.overlap_weight)
         weight = n_local * parallel.world_size / len(rows)
         if weight != 1.0:
             # After the workers' gradients are averaged, this gives the global minibatch mean.
