@@ -50,7 +50,10 @@ CONFIGS = {
     "coherence=3": {**PAPER, "coherence_weight": 3.0},
     "nonnegative+prior=-2+coherence=1": {**PAPER, "nonnegative": True, "prior_logit": -2.0, "coherence_weight": 1.0},
     "nonnegative+prior=-2+coherence=3": {**PAPER, "nonnegative": True, "prior_logit": -2.0, "coherence_weight": 3.0},
-    "nonnegative+prior=-2+coherence=3+overlap=600 (the defaults)": {},
+    "nonnegative+prior=-2+coherence=3+overlap=600": {**PAPER, "nonnegative": True, "prior_logit": -2.0,
+                                                     "coherence_weight": 3.0, "overlap_weight": 600.0},
+    "nonnegative+prior=-2.5+coherence=5": {**PAPER, "nonnegative": True, "prior_logit": -2.5, "coherence_weight": 5.0},
+    "nonnegative+prior=-2.5+coherence=5+overlap=1000 (the defaults)": {},
     "lda": None,
 }
 """Rows: every option is set explicitly (on the perplexity preset), except the defaults' row."""

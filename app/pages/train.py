@@ -130,7 +130,7 @@ def sbn_settings() -> None:
             prior = r2.number_input("Fixed prior logit (0 = learned)", -10.0, 0.0,
                                     float(default["prior_logit"] or 0.0), step=0.5, key="sbn_prior",
                                     persist_state=ui.KEEP,
-                                    help="E.g. -2: each unit on in about 12% of documents a priori (a sparse prior).")
+                                    help="E.g. -2.5: each unit on in about 8% of documents a priori (a sparse prior).")
         submitted = st.button("Train SBN", type="primary", key="train_sbn")
     if submitted and not busy():
         with ui.page_errors("starting the SBN"):

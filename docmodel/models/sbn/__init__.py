@@ -10,14 +10,14 @@ from docmodel.models.kind import ModelKind, Variant
 ACTIVE_THRESHOLD = 0.5
 
 PRESETS = {
-    "readable": {"nonnegative": True, "prior_logit": -2.0, "weight_l1": 0.0, "coherence_weight": 3.0,
-                 "overlap_weight": 600.0},
+    "readable": {"nonnegative": True, "prior_logit": -2.5, "weight_l1": 0.0, "coherence_weight": 5.0,
+                 "overlap_weight": 1000.0},
     "perplexity": {"nonnegative": False, "prior_logit": None, "weight_l1": 0.0, "coherence_weight": 0.0,
                    "overlap_weight": 0.0},
 }
 """Named settings for one purpose (``SBNTopicModel.preset``, ``--preset``, the app's Train page);
 options given beside a preset override it. ``readable`` is what the defaults are: units that
-only add words (U >= 0), a fixed sparse prior (each unit on in about 12% of documents a
+only add words (U >= 0), a fixed sparse prior (each unit on in about 8% of documents a
 priori), so that each unit is a theme that few documents take, a coherence prior that steers
 each unit's largest weights to words that documents use together, and a penalty on units that
 share those words, at a cost in perplexity.

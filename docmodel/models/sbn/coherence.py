@@ -14,8 +14,8 @@ The overlap of unit k is the mean, over the other units j, of a_k . a_j (with ea
 the whole vocabulary, zero outside W): the chance that a word drawn from one unit's top-word
 weights and a word drawn from the other's are the same. The loss carries ``overlap_weight`` times
 the sum over units, per document. Two units with the same 30 words, evenly weighted, overlap by
-1/30, and a unit's overlap averages over its 49 others (50 units), so weights in the hundreds
-balance the coherence term.
+1/30, and a unit's overlap averages over its 49 others (50 units), so weights of several hundred
+to a thousand balance the coherence term.
 
 The words W_k are chosen again at the start of every epoch (the term's gradient flows to the
 weights of the chosen words); between choices they stay fixed, so the co-occurrence counts are

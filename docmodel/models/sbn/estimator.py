@@ -112,8 +112,8 @@ class SBNTopicModel(Scoring, TopicModel):
     weight_decay : float
         L2 penalty on the model and inference network weights (0 by default).
     prior_logit : float or None
-        Fix the top layer's prior logit at this value: -2 (the default) puts each unit on in
-        about 12% of documents a priori, so a unit is a theme that few documents take; None learns
+        Fix the top layer's prior logit at this value: -2.5 (the default) puts each unit on in
+        about 8% of documents a priori, so a unit is a theme that few documents take; None learns
         it (the NVIL paper's model; ``preset("perplexity")``). With ``prior="autoregressive"`` it
         fixes the logits a_k (unit k's, when the units before it are off); the couplings stay
         learned.
@@ -130,14 +130,14 @@ class SBNTopicModel(Scoring, TopicModel):
         Weight of a coherence prior on the units' words (per training document): minus the NPMI,
         in the training documents, between each unit's 30 largest-weight words, weighted by a
         softmax of those weights (:mod:`docmodel.models.sbn.coherence`). It steers each unit
-        towards words that documents use together. 3 (the default, chosen on validation documents
-        with ``overlap_weight=600``; README, "Readable units"): units about as coherent as LDA's
-        topics or more, at a small cost in perplexity. 0: off.
+        towards words that documents use together. 5 (the default, chosen on validation documents
+        with ``overlap_weight=1000`` and ``prior_logit=-2.5``; README, "Readable units"): units
+        about as coherent as LDA's topics or more, at a small cost in perplexity. 0: off.
     overlap_weight : float
         Weight of a penalty on units that share their largest-weight words (per training document):
         for each unit, the mean over the other units of the chance that a word drawn from the
         softmax of its 30 largest weights and one drawn from the other unit's are the same. It
-        makes units say different things (600, the default: diversity near 0.6 on 20 Newsgroups,
+        makes units say different things (1000, the default: diversity near 0.6 on 20 Newsgroups,
         at some cost in coherence). 0: off.
     encoder_dropout : float
         NVIL, REINFORCE and relaxed: dropout on the inference network's input while training
@@ -205,12 +205,12 @@ class SBNTopicModel(Scoring, TopicModel):
         encoder_hidden: int = 0,
         baseline_hidden: int = 100,
         weight_decay: float = 0.0,
-        prior_logit: float | None = -2.0,
+        prior_logit: float | None = -2.5,
         nonnegative: bool = True,
         fixed_background: bool = False,
         weight_l1: float = 0.0,
-        coherence_weight: float = 3.0,
-        overlap_weight: float = 600.0,
+        coherence_weight: float = 5.0,
+        overlap_weight: float = 1000.0,
         encoder_dropout: float = 0.2,
         encoder_dropout_words: bool = True,
         encoder_length_weights: bool = True,

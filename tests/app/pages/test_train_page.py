@@ -225,18 +225,18 @@ def test_the_sbn_box_trains_readable_units_by_default_and_the_paper_model_on_req
     defaults = REGISTRY["sbn"].defaults()
     # The readable-unit fields start at the estimator's defaults, and a model trained from them has them.
     assert at.checkbox(key="sbn_nonnegative").value is defaults["nonnegative"] is True
-    assert at.number_input(key="sbn_prior").value == defaults["prior_logit"] == -2.0
+    assert at.number_input(key="sbn_prior").value == defaults["prior_logit"] == -2.5
     assert at.number_input(key="sbn_l1").value == defaults["weight_l1"]
-    assert at.number_input(key="sbn_coherence").value == defaults["coherence_weight"] == 3.0
-    assert at.number_input(key="sbn_overlap").value == defaults["overlap_weight"] == 600.0
+    assert at.number_input(key="sbn_coherence").value == defaults["coherence_weight"] == 5.0
+    assert at.number_input(key="sbn_overlap").value == defaults["overlap_weight"] == 1000.0
     at = train(at, "SBN", sbn_name="readable", sbn_layers="3", sbn_epochs=2, sbn_seconds=0)
     readable = at.session_state["models"]["readable"]
     assert (readable.model.nonnegative, readable.model.prior_logit, readable.model.weight_l1) == (
-        True, -2.0, defaults["weight_l1"])
-    assert (readable.model.coherence_weight, readable.model.overlap_weight) == (3.0, 600.0)
-    assert (readable.settings["coherence_weight"], readable.settings["overlap_weight"]) == (3.0, 600.0)
+        True, -2.5, defaults["weight_l1"])
+    assert (readable.model.coherence_weight, readable.model.overlap_weight) == (5.0, 1000.0)
+    assert (readable.settings["coherence_weight"], readable.settings["overlap_weight"]) == (5.0, 1000.0)
     assert readable.model.unit_word().min() >= 0.0
-    assert (readable.settings["nonnegative"], readable.settings["prior_logit"]) == (True, -2.0)
+    assert (readable.settings["nonnegative"], readable.settings["prior_logit"]) == (True, -2.5)
     # The best-perplexity preset: the paper's model, whatever the fields below it say.
     at.checkbox(key="sbn_perplexity").check()
     run(at)
