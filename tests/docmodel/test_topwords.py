@@ -44,9 +44,11 @@ def planted(n_docs=240, seed=0):
 @pytest.fixture(scope="module")
 def fitted():
     X, vocab = planted()
-    # One unit more than the themes, as LDA has a topic for the background: with exactly three units
-    # (seed 0) the defaults put two units on one theme, a local optimum of the sparse prior.
-    sbn = SBNTopicModel(n_units=4, max_epochs=100, random_state=0).fit(X, vocabulary=vocab)
+    # More units than themes, as a user would ask for: with three or four units the defaults' sparse
+    # prior (units on in about 8% of documents a priori, each theme here in a third) often leaves a
+    # theme split between two units that also add the background words (seeds 0, 1 and 4 of 5 with
+    # four units); with six units, seeds 0-4 all show the three themes.
+    sbn = SBNTopicModel(n_units=6, max_epochs=100, random_state=0).fit(X, vocabulary=vocab)
     lda = LDATopicModel(4, max_iter=30, random_state=0).fit(X, vocabulary=vocab)  # one topic: the background
     return X, sbn, lda
 
