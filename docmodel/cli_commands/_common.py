@@ -154,7 +154,7 @@ def add_unit_options(p) -> None:
     )
     estimator_option(
         p, "--prior-logit", type=prior_logit_arg, metavar="A", param="prior_logit",
-        help="SBN: fix every unit's prior logit at A (-2.5, the default: a sparse prior, units on in about 8%% of "
+        help="SBN: fix every unit's prior logit at A (-2.5: a sparse prior, units on in about 8%% of "
         f"documents a priori), or '{LEARNED}' to learn it",
     )
     estimator_option(

@@ -44,10 +44,10 @@ def planted(n_docs=240, seed=0):
 @pytest.fixture(scope="module")
 def fitted():
     X, vocab = planted()
-    # More units than themes, as a user would ask for: with three or four units the defaults' sparse
-    # prior (units on in about 8% of documents a priori, each theme here in a third) often leaves a
-    # theme split between two units that also add the background words (seeds 0, 1 and 4 of 5 with
-    # four units); with six units, seeds 0-4 all show the three themes.
+    # More units than themes, as a user would ask for: with four units the defaults' sparse prior
+    # (units on in about 8% of documents a priori, each theme here in a third) left a theme split
+    # between two units that also add the background words on seeds 0, 1 and 4 of 0-4; with six
+    # units, seeds 0-4 all show the three themes.
     sbn = SBNTopicModel(n_units=6, max_epochs=100, random_state=0).fit(X, vocabulary=vocab)
     lda = LDATopicModel(4, max_iter=30, random_state=0).fit(X, vocabulary=vocab)  # one topic: the background
     return X, sbn, lda
